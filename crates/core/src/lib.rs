@@ -1,0 +1,68 @@
+//! Tessera's pure tokenization core.
+//!
+//! Parse a [`Pan`], issue a random [`Token`] for it, keep the PAN encrypted
+//! (AES-256-GCM under a cached, KMS-wrapped data key) in a [`Vault`], and turn
+//! tokens back into PANs only through a [`Detokenizer`]. No AWS, network,
+//! filesystem, clock or randomness that a test cannot replace: the world is
+//! reached through the traits in [`ports`]; in-memory versions are in [`memory`].
+//!
+//! ```
+//! # tokio_test();
+//! # fn tokio_test() {}
+//! use std::sync::Arc;
+//! use tessera_core::{memory::*, *};
+//!
+//! # async fn demo() -> Result<(), Error> {
+//! let keyring = Arc::new(MemoryKeyRing::new("demo"));
+//! let ports = Ports {
+//!     vault: Arc::new(MemoryVault::new()),
+//!     clock: Arc::new(SystemClock),
+//!     rng: Arc::new(OsRandom),
+//!     vault_id: "demo".into(),
+//! };
+//! let key = FingerprintKey::new(&[7; 32], "v1").expect("32 bytes");
+//! let tokenizer = Tokenizer::new(ports.clone(), keyring.clone(), Fingerprinter::new(&key), CacheLimits::default());
+//! let detokenizer = Detokenizer::new(ports, keyring, CacheLimits::default());
+//!
+//! let pan = Pan::parse("4111 1111 1111 1111").expect("valid");
+//! let issued = tokenizer.tokenize(&TokenizeRequest::new(pan.clone())).await?;
+//! assert_eq!(detokenizer.detokenize(&issued.token).await?.pan, pan);
+//! # Ok(()) }
+//! ```
+
+mod brand;
+mod envelope;
+mod expiry;
+mod fingerprint;
+mod keycache;
+pub mod memory;
+mod metadata;
+mod pan;
+pub mod ports;
+mod record;
+mod secret;
+mod service;
+mod token;
+
+pub use brand::Brand;
+pub use envelope::{Aad, CipherKey, IntegrityError};
+pub use expiry::{Expiry, ExpiryError, MAX_TTL_SECONDS};
+pub use fingerprint::Fingerprinter;
+pub use keycache::{
+    CacheLimits, DecryptionKeyCache, EncryptionKeyCache, KeyStats, MAX_DATA_KEY_AGE_MILLIS,
+    MAX_RECORDS_PER_DATA_KEY,
+};
+pub use metadata::{MAX_METADATA_BYTES, MAX_METADATA_KEYS, Metadata, MetadataError};
+pub use pan::{MAX_PAN_DIGITS, MIN_PAN_DIGITS, Pan, PanError, luhn_valid};
+pub use ports::{
+    Clock, CreateError, KeyError, KeyRing, OsRandom, Random, SystemClock, Vault, VaultError,
+};
+pub use record::{
+    Fingerprint, IndexEntry, IndexKey, RECORD_VERSION, TokenDescription, TokenFacts, VaultRecord,
+};
+pub use secret::{DataKey, FingerprintKey, KEY_BYTES, KeyLengthError, WrappedKey};
+pub use service::{
+    Detokenized, Detokenizer, Eraser, Error, MAX_BATCH_ITEMS, Ports, TokenizeRequest, Tokenized,
+    Tokenizer,
+};
+pub use token::{OPAQUE_PREFIX, Token, TokenError, TokenFormat};

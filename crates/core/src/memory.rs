@@ -1,0 +1,304 @@
+//! In-memory ports for tests, examples and benchmarks.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+
+use aes_gcm::aead::{Aead, KeyInit, Payload};
+use aes_gcm::{Aes256Gcm, Nonce};
+use async_trait::async_trait;
+use sha2::{Digest, Sha256};
+use zeroize::Zeroizing;
+
+use crate::ports::{Clock, CreateError, KeyError, KeyRing, OsRandom, Random, Vault, VaultError};
+use crate::record::{IndexEntry, IndexKey, TokenDescription, VaultRecord, is_expired};
+use crate::secret::{DataKey, KEY_BYTES, WrappedKey};
+use crate::token::Token;
+
+/// Calls made to a [`MemoryVault`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct VaultStats {
+    /// Reads (index reads, gets, describes; a batch counts once).
+    pub reads: u64,
+    /// Writes (a record-plus-index create counts once, as one transaction).
+    pub writes: u64,
+}
+
+#[derive(Debug, Clone)]
+enum Item {
+    Record(VaultRecord),
+    Index(IndexEntry),
+}
+
+/// A vault in a `HashMap`, with the same conditional-write rules as DynamoDB's.
+#[derive(Debug, Default)]
+pub struct MemoryVault {
+    items: Mutex<HashMap<String, Item>>,
+    reads: AtomicU64,
+    writes: AtomicU64,
+}
+
+fn record_key(token: &Token) -> String {
+    format!("t#{}", token.as_str())
+}
+
+impl MemoryVault {
+    /// An empty vault.
+    pub fn new() -> MemoryVault {
+        MemoryVault::default()
+    }
+
+    /// Calls so far.
+    pub fn stats(&self) -> VaultStats {
+        VaultStats {
+            reads: self.reads.load(Ordering::Relaxed),
+            writes: self.writes.load(Ordering::Relaxed),
+        }
+    }
+
+    /// How many records (not index items) are stored.
+    pub fn record_count(&self) -> usize {
+        self.lock()
+            .values()
+            .filter(|i| matches!(i, Item::Record(_)))
+            .count()
+    }
+
+    /// Replaces a stored record as-is, for tamper tests.
+    pub fn overwrite_record(&self, record: VaultRecord) {
+        self.lock()
+            .insert(record_key(&record.token), Item::Record(record));
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Item>> {
+        self.items.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn read(&self) {
+        self.reads.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn record(&self, token: &Token) -> Option<VaultRecord> {
+        match self.lock().get(&record_key(token)) {
+            Some(Item::Record(r)) => Some(r.clone()),
+            _ => None,
+        }
+    }
+}
+
+#[async_trait]
+impl Vault for MemoryVault {
+    async fn find_index(&self, key: &IndexKey) -> Result<Option<IndexEntry>, VaultError> {
+        self.read();
+        Ok(match self.lock().get(&key.storage_key()) {
+            Some(Item::Index(entry)) => Some(entry.clone()),
+            _ => None,
+        })
+    }
+
+    async fn create_with_index(
+        &self,
+        record: &VaultRecord,
+        index: &IndexEntry,
+        now: i64,
+    ) -> Result<(), CreateError> {
+        self.writes.fetch_add(1, Ordering::Relaxed);
+        let mut items = self.lock();
+        let (rk, ik) = (record_key(&record.token), index.key.storage_key());
+        if items.contains_key(&rk) {
+            return Err(CreateError::RecordExists);
+        }
+        if let Some(Item::Index(existing)) = items.get(&ik) {
+            if !is_expired(existing.expires_at, now) {
+                return Err(CreateError::IndexExists);
+            }
+        }
+        items.insert(rk, Item::Record(record.clone()));
+        items.insert(ik, Item::Index(index.clone()));
+        Ok(())
+    }
+
+    async fn create(&self, record: &VaultRecord) -> Result<(), CreateError> {
+        self.writes.fetch_add(1, Ordering::Relaxed);
+        let mut items = self.lock();
+        let rk = record_key(&record.token);
+        if items.contains_key(&rk) {
+            return Err(CreateError::RecordExists);
+        }
+        items.insert(rk, Item::Record(record.clone()));
+        Ok(())
+    }
+
+    async fn get(&self, token: &Token) -> Result<Option<VaultRecord>, VaultError> {
+        self.read();
+        Ok(self.record(token))
+    }
+
+    async fn get_many(&self, tokens: &[Token]) -> Result<Vec<Option<VaultRecord>>, VaultError> {
+        self.read();
+        Ok(tokens.iter().map(|t| self.record(t)).collect())
+    }
+
+    async fn describe(&self, token: &Token) -> Result<Option<TokenDescription>, VaultError> {
+        self.read();
+        Ok(self.record(token).map(|r| TokenDescription {
+            facts: r.facts,
+            metadata: r.metadata,
+        }))
+    }
+
+    async fn delete(&self, token: &Token) -> Result<bool, VaultError> {
+        self.writes.fetch_add(1, Ordering::Relaxed);
+        let mut items = self.lock();
+        let Some(Item::Record(record)) = items.remove(&record_key(token)) else {
+            return Ok(false);
+        };
+        if let Some(fp) = record.fingerprint {
+            let ik = IndexKey {
+                format: record.facts.format,
+                fingerprint: fp,
+            }
+            .storage_key();
+            // Only if the index still points here: a later token may own it now.
+            if matches!(items.get(&ik), Some(Item::Index(e)) if &e.token == token) {
+                items.remove(&ik);
+            }
+        }
+        Ok(true)
+    }
+}
+
+/// A key ring that wraps data keys with AES-256-GCM under a master key held in memory.
+pub struct MemoryKeyRing {
+    master: Aes256Gcm,
+    context: Vec<u8>,
+    generate_calls: AtomicU64,
+    unwrap_calls: AtomicU64,
+}
+
+impl MemoryKeyRing {
+    /// A key ring with a random master key and the given encryption context.
+    pub fn new(context: &str) -> MemoryKeyRing {
+        let mut master = Zeroizing::new([0u8; KEY_BYTES]);
+        OsRandom.fill(master.as_mut());
+        MemoryKeyRing {
+            master: Aes256Gcm::new((&*master).into()),
+            context: context.as_bytes().to_vec(),
+            generate_calls: AtomicU64::new(0),
+            unwrap_calls: AtomicU64::new(0),
+        }
+    }
+
+    /// (generate, unwrap) calls so far.
+    pub fn calls(&self) -> (u64, u64) {
+        (
+            self.generate_calls.load(Ordering::Relaxed),
+            self.unwrap_calls.load(Ordering::Relaxed),
+        )
+    }
+}
+
+impl std::fmt::Debug for MemoryKeyRing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MemoryKeyRing([REDACTED])")
+    }
+}
+
+#[async_trait]
+impl KeyRing for MemoryKeyRing {
+    async fn generate(&self) -> Result<(DataKey, WrappedKey), KeyError> {
+        self.generate_calls.fetch_add(1, Ordering::Relaxed);
+        let mut plain = Zeroizing::new([0u8; KEY_BYTES]);
+        OsRandom.fill(plain.as_mut());
+        let mut nonce = [0u8; 12];
+        OsRandom.fill(&mut nonce);
+        let sealed = self
+            .master
+            .encrypt(
+                Nonce::from_slice(&nonce),
+                Payload {
+                    msg: plain.as_ref(),
+                    aad: &self.context,
+                },
+            )
+            .map_err(|_| KeyError::Other("wrap failed".into()))?;
+        let mut blob = nonce.to_vec();
+        blob.extend_from_slice(&sealed);
+        let key =
+            DataKey::from_slice(plain.as_ref()).map_err(|e| KeyError::Other(e.to_string()))?;
+        Ok((key, WrappedKey::new(blob)))
+    }
+
+    async fn unwrap(&self, wrapped: &WrappedKey) -> Result<DataKey, KeyError> {
+        self.unwrap_calls.fetch_add(1, Ordering::Relaxed);
+        let (nonce, body) = wrapped
+            .as_bytes()
+            .split_at_checked(12)
+            .ok_or(KeyError::InvalidCiphertext)?;
+        let plain = Zeroizing::new(
+            self.master
+                .decrypt(
+                    Nonce::from_slice(nonce),
+                    Payload {
+                        msg: body,
+                        aad: &self.context,
+                    },
+                )
+                .map_err(|_| KeyError::InvalidCiphertext)?,
+        );
+        DataKey::from_slice(&plain).map_err(|_| KeyError::InvalidCiphertext)
+    }
+}
+
+/// A clock that moves only when told to.
+#[derive(Debug)]
+pub struct ManualClock(AtomicI64);
+
+impl ManualClock {
+    /// A clock showing `millis` since the epoch.
+    pub fn at_millis(millis: i64) -> ManualClock {
+        ManualClock(AtomicI64::new(millis))
+    }
+
+    /// Moves the clock forward.
+    pub fn advance_millis(&self, millis: i64) {
+        self.0.fetch_add(millis, Ordering::Relaxed);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now_millis(&self) -> i64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// Reproducible randomness for tests: SHA-256 of a seed and a counter.
+/// Not for production: anyone who knows the seed knows every token.
+#[derive(Debug)]
+pub struct SeededRandom {
+    seed: u64,
+    counter: AtomicU64,
+}
+
+impl SeededRandom {
+    /// A stream determined by `seed`.
+    pub fn new(seed: u64) -> SeededRandom {
+        SeededRandom {
+            seed,
+            counter: AtomicU64::new(0),
+        }
+    }
+}
+
+impl Random for SeededRandom {
+    fn fill(&self, dest: &mut [u8]) {
+        for chunk in dest.chunks_mut(32) {
+            let n = self.counter.fetch_add(1, Ordering::Relaxed);
+            let block = Sha256::new()
+                .chain_update(self.seed.to_be_bytes())
+                .chain_update(n.to_be_bytes())
+                .finalize();
+            chunk.copy_from_slice(&block[..chunk.len()]);
+        }
+    }
+}

@@ -1,0 +1,100 @@
+//! Caller metadata stored beside a token: small, and never a hiding place for a PAN.
+
+use std::collections::BTreeMap;
+
+/// Most keys a token's metadata may hold.
+pub const MAX_METADATA_KEYS: usize = 10;
+/// Most bytes in one metadata key or value; keeps a vault item under 1 KiB.
+pub const MAX_METADATA_BYTES: usize = 256;
+/// A run of this many digits could be a PAN (the shortest is 12), so it is refused.
+pub const DIGIT_RUN_LIMIT: usize = 12;
+
+/// Why metadata was refused. Never carries the offending value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MetadataError {
+    /// More than ten keys.
+    #[error("metadata may hold at most {MAX_METADATA_KEYS} keys")]
+    TooManyKeys,
+    /// An empty key.
+    #[error("metadata keys must not be empty")]
+    EmptyKey,
+    /// A key or value over 256 bytes.
+    #[error("metadata keys and values may be at most {MAX_METADATA_BYTES} bytes")]
+    TooLong,
+    /// A key or value holding 12 or more digits in a row.
+    #[error(
+        "metadata must not contain a run of {DIGIT_RUN_LIMIT} or more digits (it could be a card number)"
+    )]
+    LooksLikePan,
+}
+
+/// Validated caller metadata: at most 10 short string pairs, no digit runs.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Metadata(BTreeMap<String, String>);
+
+impl Metadata {
+    /// Validates a map of caller strings.
+    pub fn new(map: BTreeMap<String, String>) -> Result<Metadata, MetadataError> {
+        if map.len() > MAX_METADATA_KEYS {
+            return Err(MetadataError::TooManyKeys);
+        }
+        for (key, value) in &map {
+            if key.is_empty() {
+                return Err(MetadataError::EmptyKey);
+            }
+            if key.len() > MAX_METADATA_BYTES || value.len() > MAX_METADATA_BYTES {
+                return Err(MetadataError::TooLong);
+            }
+            if has_digit_run(key) || has_digit_run(value) {
+                return Err(MetadataError::LooksLikePan);
+            }
+        }
+        Ok(Metadata(map))
+    }
+
+    /// The pairs, in key order.
+    pub fn as_map(&self) -> &BTreeMap<String, String> {
+        &self.0
+    }
+
+    /// Whether there are no pairs.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+fn has_digit_run(text: &str) -> bool {
+    let mut run = 0;
+    for byte in text.bytes() {
+        run = if byte.is_ascii_digit() { run + 1 } else { 0 };
+        if run >= DIGIT_RUN_LIMIT {
+            return true;
+        }
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn one(key: &str, value: &str) -> Result<Metadata, MetadataError> {
+        Metadata::new(BTreeMap::from([(key.to_owned(), value.to_owned())]))
+    }
+
+    #[test]
+    fn limits() {
+        assert!(one("order", "A-123").is_ok());
+        assert!(one("order", "12345678901").is_ok());
+        assert_eq!(
+            one("order", "x123456789012"),
+            Err(MetadataError::LooksLikePan)
+        );
+        assert_eq!(one("411111111111", "x"), Err(MetadataError::LooksLikePan));
+        assert_eq!(one("", "x"), Err(MetadataError::EmptyKey));
+        assert_eq!(one("k", &"x".repeat(257)), Err(MetadataError::TooLong));
+        assert!(one("k", &"x".repeat(256)).is_ok());
+        let many = (0..11).map(|i| (format!("k{i}"), "v".to_owned())).collect();
+        assert_eq!(Metadata::new(many), Err(MetadataError::TooManyKeys));
+    }
+}

@@ -1,0 +1,146 @@
+//! What the vault stores: records, dedup index items and the facts a caller may see.
+
+use std::fmt;
+
+use crate::brand::Brand;
+use crate::metadata::Metadata;
+use crate::secret::WrappedKey;
+use crate::token::{Token, TokenFormat};
+
+/// The record layout version, bound into the AAD of every ciphertext.
+pub const RECORD_VERSION: u32 = 1;
+
+/// The non-sensitive facts of a token: safe to return to any tokenize caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenFacts {
+    /// The token's format.
+    pub format: TokenFormat,
+    /// First six digits of the PAN.
+    pub bin: String,
+    /// Last four digits of the PAN.
+    pub last4: String,
+    /// The card brand.
+    pub brand: Brand,
+    /// Number of digits in the PAN.
+    pub pan_length: u8,
+    /// When the token was issued, Unix seconds.
+    pub created_at: i64,
+    /// When the token stops detokenizing, Unix seconds.
+    pub expires_at: Option<i64>,
+}
+
+/// What `describe` returns: the facts and the caller's metadata, never the PAN.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenDescription {
+    /// The non-sensitive facts.
+    pub facts: TokenFacts,
+    /// Caller metadata.
+    pub metadata: Metadata,
+}
+
+impl TokenFacts {
+    /// Whether the token has expired at `now` (Unix seconds).
+    pub fn is_expired(&self, now: i64) -> bool {
+        is_expired(self.expires_at, now)
+    }
+}
+
+pub(crate) fn is_expired(expires_at: Option<i64>, now: i64) -> bool {
+    expires_at.is_some_and(|exp| exp <= now)
+}
+
+/// A PAN fingerprint: HMAC-SHA256 under the fingerprint key. Never leaves the vault.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct Fingerprint([u8; 32]);
+
+impl Fingerprint {
+    /// Wraps a computed MAC.
+    pub(crate) fn from_bytes(bytes: [u8; 32]) -> Fingerprint {
+        Fingerprint(bytes)
+    }
+
+    /// Lower-case hex, as stored in the vault.
+    pub fn to_hex(&self) -> String {
+        hex::encode(self.0)
+    }
+
+    /// Parses the stored hex form.
+    pub fn from_hex(text: &str) -> Option<Fingerprint> {
+        let mut bytes = [0u8; 32];
+        hex::decode_to_slice(text, &mut bytes).ok()?;
+        Some(Fingerprint(bytes))
+    }
+}
+
+impl fmt::Debug for Fingerprint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Fingerprint([REDACTED])")
+    }
+}
+
+/// The key of a dedup index item: `f#<format>#<fingerprint>`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct IndexKey {
+    /// Tokens are deduplicated per format.
+    pub format: TokenFormat,
+    /// The PAN's fingerprint.
+    pub fingerprint: Fingerprint,
+}
+
+impl IndexKey {
+    /// The partition key value of the index item.
+    pub fn storage_key(&self) -> String {
+        format!("f#{}#{}", self.format.as_str(), self.fingerprint.to_hex())
+    }
+}
+
+/// A dedup index item: which token a fingerprint maps to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexEntry {
+    /// Where the item lives.
+    pub key: IndexKey,
+    /// The token issued for that PAN and format.
+    pub token: Token,
+    /// The fingerprint key version that computed the fingerprint.
+    pub key_version: String,
+    /// When the token was issued, Unix seconds.
+    pub created_at: i64,
+    /// When the token expires, Unix seconds.
+    pub expires_at: Option<i64>,
+}
+
+/// A vault record: the token, its encrypted PAN and its facts.
+#[derive(Clone, PartialEq, Eq)]
+pub struct VaultRecord {
+    /// The token (partition key `t#<token>`).
+    pub token: Token,
+    /// Record layout version (`kv`), bound into the AAD.
+    pub version: u32,
+    /// Nonce, ciphertext and tag of the PAN (`ct`).
+    pub ciphertext: Vec<u8>,
+    /// The wrapped data key that encrypted `ciphertext` (`dk`).
+    pub wrapped_key: WrappedKey,
+    /// The non-sensitive facts.
+    pub facts: TokenFacts,
+    /// Caller metadata.
+    pub metadata: Metadata,
+    /// The fingerprint, so a delete can remove the index item (`fp`).
+    pub fingerprint: Option<Fingerprint>,
+}
+
+impl fmt::Debug for VaultRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("VaultRecord")
+            .field("token", &self.token)
+            .field("version", &self.version)
+            .field(
+                "ciphertext",
+                &format_args!("{} bytes", self.ciphertext.len()),
+            )
+            .field("wrapped_key", &self.wrapped_key)
+            .field("facts", &self.facts)
+            .field("metadata", &self.metadata)
+            .field("fingerprint", &self.fingerprint)
+            .finish()
+    }
+}

@@ -1,0 +1,398 @@
+//! The flows: tokenize, look up, describe, detokenize and erase.
+//!
+//! Each flow lives on the service whose Lambda function (and IAM role) runs
+//! it: [`Tokenizer`] holds the fingerprint key and may only encrypt,
+//! [`Detokenizer`] may only decrypt, [`Eraser`] may only delete. A process
+//! can therefore hold no capability its role lacks.
+
+use std::sync::Arc;
+
+use futures::StreamExt;
+
+use crate::envelope::{Aad, IntegrityError};
+use crate::expiry::{Expiry, ExpiryError};
+use crate::fingerprint::Fingerprinter;
+use crate::keycache::{CacheLimits, DecryptionKeyCache, EncryptionKeyCache, KeyStats};
+use crate::metadata::Metadata;
+use crate::pan::Pan;
+use crate::ports::{Clock, CreateError, KeyError, KeyRing, Random, Vault, VaultError};
+use crate::record::{
+    IndexEntry, IndexKey, RECORD_VERSION, TokenDescription, TokenFacts, VaultRecord, is_expired,
+};
+use crate::token::{Token, TokenFormat};
+
+/// Most items in one batch call.
+pub const MAX_BATCH_ITEMS: usize = 100;
+/// Items of a batch in flight at once: enough to hide store latency, few
+/// enough not to trip DynamoDB's per-partition burst limits.
+const BATCH_CONCURRENCY: usize = 16;
+/// Attempts at a conditional write before giving up. A retry is needed only
+/// when a random fpe token collides or a dedup race is lost; eight misses in
+/// a row mean the token space for this BIN and last 4 is nearly full.
+const MAX_WRITE_ATTEMPTS: usize = 8;
+
+/// Why a flow failed. Never carries a PAN, a key or a fingerprint.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Error {
+    /// No live token by that name (absent, deleted or expired).
+    #[error("token not found")]
+    NotFound,
+    /// The requested expiry is not acceptable.
+    #[error(transparent)]
+    Expiry(#[from] ExpiryError),
+    /// More than [`MAX_BATCH_ITEMS`] items.
+    #[error("a batch may hold at most {MAX_BATCH_ITEMS} items")]
+    BatchTooLarge,
+    /// Conditional writes kept colliding; the request may be retried.
+    #[error("could not issue a unique token after {MAX_WRITE_ATTEMPTS} attempts")]
+    Contention,
+    /// A stored ciphertext failed authentication.
+    #[error(transparent)]
+    Integrity(#[from] IntegrityError),
+    /// The vault failed.
+    #[error(transparent)]
+    Vault(#[from] VaultError),
+    /// The key ring failed.
+    #[error(transparent)]
+    Keys(#[from] KeyError),
+}
+
+impl Error {
+    /// Whether the same call may succeed if retried later.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Error::Contention => true,
+            Error::Vault(e) => e.is_retryable(),
+            Error::Keys(e) => e.is_retryable(),
+            _ => false,
+        }
+    }
+}
+
+/// A request to tokenize one PAN.
+#[derive(Debug, Clone)]
+pub struct TokenizeRequest {
+    /// The card number.
+    pub pan: Pan,
+    /// The token format wanted.
+    pub format: TokenFormat,
+    /// When the token should stop detokenizing.
+    pub expiry: Expiry,
+    /// Caller metadata stored with the token.
+    pub metadata: Metadata,
+    /// Return the existing token for this PAN and format, if any (default on).
+    pub dedupe: bool,
+}
+
+impl TokenizeRequest {
+    /// A request with the defaults: opaque, no expiry, no metadata, dedup on.
+    pub fn new(pan: Pan) -> TokenizeRequest {
+        TokenizeRequest {
+            pan,
+            format: TokenFormat::Opaque,
+            expiry: Expiry::Never,
+            metadata: Metadata::default(),
+            dedupe: true,
+        }
+    }
+}
+
+/// The result of tokenizing: the token and its facts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tokenized {
+    /// The token.
+    pub token: Token,
+    /// Its non-sensitive facts.
+    pub facts: TokenFacts,
+    /// `true` if issued now, `false` if an existing token was returned.
+    pub created: bool,
+}
+
+/// The result of detokenizing: the PAN, redacted in every print.
+#[derive(Debug, Clone)]
+pub struct Detokenized {
+    /// The token asked for.
+    pub token: Token,
+    /// The card number.
+    pub pan: Pan,
+    /// The token's facts.
+    pub facts: TokenFacts,
+}
+
+/// The ports every service needs.
+#[derive(Clone)]
+pub struct Ports {
+    /// The vault.
+    pub vault: Arc<dyn Vault>,
+    /// The clock.
+    pub clock: Arc<dyn Clock>,
+    /// Randomness for tokens and nonces.
+    pub rng: Arc<dyn Random>,
+    /// The vault's identity (the table name), bound into every ciphertext.
+    pub vault_id: String,
+}
+
+fn facts_for(
+    pan: &Pan,
+    format: TokenFormat,
+    created_at: i64,
+    expires_at: Option<i64>,
+) -> TokenFacts {
+    TokenFacts {
+        format,
+        bin: pan.bin().to_owned(),
+        last4: pan.last4().to_owned(),
+        brand: pan.brand(),
+        pan_length: u8::try_from(pan.len()).unwrap_or(u8::MAX),
+        created_at,
+        expires_at,
+    }
+}
+
+/// Issues tokens. Holds the fingerprint key and an encryption-only key cache.
+pub struct Tokenizer {
+    ports: Ports,
+    keys: EncryptionKeyCache,
+    fingerprinter: Fingerprinter,
+}
+
+impl Tokenizer {
+    /// A tokenizer over `ports`, encrypting with keys from `keyring`.
+    pub fn new(
+        ports: Ports,
+        keyring: Arc<dyn KeyRing>,
+        fingerprinter: Fingerprinter,
+        limits: CacheLimits,
+    ) -> Tokenizer {
+        Tokenizer {
+            ports,
+            keys: EncryptionKeyCache::new(keyring, limits),
+            fingerprinter,
+        }
+    }
+
+    /// Tokenizes one PAN (see DESIGN: dedup, fpe collisions, lost races).
+    pub async fn tokenize(&self, request: &TokenizeRequest) -> Result<Tokenized, Error> {
+        let now = self.ports.clock.now_secs();
+        let expires_at = request.expiry.resolve(now)?;
+        let index_key = request
+            .dedupe
+            .then(|| self.index_key(&request.pan, request.format));
+        for _ in 0..MAX_WRITE_ATTEMPTS {
+            let outcome = match &index_key {
+                Some(key) => {
+                    if let Some(hit) = self.live_index(key, &request.pan, now).await? {
+                        return Ok(hit);
+                    }
+                    let record = self.seal(request, now, expires_at, Some(key)).await?;
+                    let index = IndexEntry {
+                        key: key.clone(),
+                        token: record.token.clone(),
+                        key_version: self.fingerprinter.key_version().to_owned(),
+                        created_at: now,
+                        expires_at,
+                    };
+                    self.ports
+                        .vault
+                        .create_with_index(&record, &index, now)
+                        .await
+                        .map(|()| record)
+                }
+                None => {
+                    let record = self.seal(request, now, expires_at, None).await?;
+                    self.ports.vault.create(&record).await.map(|()| record)
+                }
+            };
+            match outcome {
+                Ok(record) => {
+                    return Ok(Tokenized {
+                        token: record.token,
+                        facts: record.facts,
+                        created: true,
+                    });
+                }
+                // A random token collided: draw another. A lost dedup race: the
+                // next pass reads the winner's index item and returns its token.
+                Err(CreateError::RecordExists | CreateError::IndexExists) => {}
+                Err(CreateError::Vault(e)) => return Err(e.into()),
+            }
+        }
+        Err(Error::Contention)
+    }
+
+    /// Tokenizes up to [`MAX_BATCH_ITEMS`] PANs; results keep the input order.
+    pub async fn tokenize_batch(
+        &self,
+        requests: &[TokenizeRequest],
+    ) -> Result<Vec<Result<Tokenized, Error>>, Error> {
+        if requests.len() > MAX_BATCH_ITEMS {
+            return Err(Error::BatchTooLarge);
+        }
+        Ok(futures::stream::iter(requests)
+            .map(|r| self.tokenize(r))
+            .buffered(BATCH_CONCURRENCY)
+            .collect()
+            .await)
+    }
+
+    /// The live token already issued for `pan` in `format`, creating nothing.
+    pub async fn lookup_by_pan(&self, pan: &Pan, format: TokenFormat) -> Result<Tokenized, Error> {
+        let now = self.ports.clock.now_secs();
+        let key = self.index_key(pan, format);
+        self.live_index(&key, pan, now)
+            .await?
+            .ok_or(Error::NotFound)
+    }
+
+    /// A token's facts and metadata, never its PAN.
+    pub async fn describe(&self, token: &Token) -> Result<TokenDescription, Error> {
+        let now = self.ports.clock.now_secs();
+        match self.ports.vault.describe(token).await? {
+            Some(d) if !d.facts.is_expired(now) => Ok(d),
+            _ => Err(Error::NotFound),
+        }
+    }
+
+    /// Data-key cache counters.
+    pub fn key_stats(&self) -> KeyStats {
+        self.keys.stats()
+    }
+
+    fn index_key(&self, pan: &Pan, format: TokenFormat) -> IndexKey {
+        IndexKey {
+            format,
+            fingerprint: self.fingerprinter.fingerprint(pan),
+        }
+    }
+
+    async fn live_index(
+        &self,
+        key: &IndexKey,
+        pan: &Pan,
+        now: i64,
+    ) -> Result<Option<Tokenized>, Error> {
+        Ok(match self.ports.vault.find_index(key).await? {
+            Some(entry) if !is_expired(entry.expires_at, now) => Some(Tokenized {
+                facts: facts_for(pan, key.format, entry.created_at, entry.expires_at),
+                token: entry.token,
+                created: false,
+            }),
+            _ => None,
+        })
+    }
+
+    async fn seal(
+        &self,
+        request: &TokenizeRequest,
+        now: i64,
+        expires_at: Option<i64>,
+        index: Option<&IndexKey>,
+    ) -> Result<VaultRecord, Error> {
+        let rng = self.ports.rng.as_ref();
+        let token = match request.format {
+            TokenFormat::Opaque => Token::new_opaque(rng),
+            TokenFormat::Fpe => Token::new_fpe(&request.pan, rng),
+        };
+        let key = self.keys.key(self.ports.clock.now_millis()).await?;
+        let aad = Aad {
+            vault_id: &self.ports.vault_id,
+            token: &token,
+            version: RECORD_VERSION,
+        };
+        let ciphertext = key.seal(rng, aad, &request.pan);
+        Ok(VaultRecord {
+            facts: facts_for(&request.pan, request.format, now, expires_at),
+            token,
+            version: RECORD_VERSION,
+            ciphertext,
+            wrapped_key: key.wrapped().clone(),
+            metadata: request.metadata.clone(),
+            fingerprint: index.map(|k| k.fingerprint.clone()),
+        })
+    }
+}
+
+/// Turns tokens back into PANs. Holds a decryption-only key cache.
+pub struct Detokenizer {
+    ports: Ports,
+    keys: DecryptionKeyCache,
+}
+
+impl Detokenizer {
+    /// A detokenizer over `ports`, unwrapping keys with `keyring`.
+    pub fn new(ports: Ports, keyring: Arc<dyn KeyRing>, limits: CacheLimits) -> Detokenizer {
+        Detokenizer {
+            ports,
+            keys: DecryptionKeyCache::new(keyring, limits),
+        }
+    }
+
+    /// The PAN behind a live token.
+    pub async fn detokenize(&self, token: &Token) -> Result<Detokenized, Error> {
+        let record = self.ports.vault.get(token).await?;
+        self.open(token, record).await
+    }
+
+    /// Up to [`MAX_BATCH_ITEMS`] tokens, read in one batch; results keep the input order.
+    pub async fn detokenize_batch(
+        &self,
+        tokens: &[Token],
+    ) -> Result<Vec<Result<Detokenized, Error>>, Error> {
+        if tokens.len() > MAX_BATCH_ITEMS {
+            return Err(Error::BatchTooLarge);
+        }
+        let records = self.ports.vault.get_many(tokens).await?;
+        Ok(futures::stream::iter(tokens.iter().zip(records))
+            .map(|(token, record)| self.open(token, record))
+            .buffered(BATCH_CONCURRENCY)
+            .collect()
+            .await)
+    }
+
+    /// Data-key cache counters.
+    pub fn key_stats(&self) -> KeyStats {
+        self.keys.stats()
+    }
+
+    async fn open(&self, token: &Token, record: Option<VaultRecord>) -> Result<Detokenized, Error> {
+        let now_millis = self.ports.clock.now_millis();
+        let record = match record {
+            // DynamoDB deletes expired items lazily, so expiry is checked on read too.
+            Some(r) if !r.facts.is_expired(now_millis.div_euclid(1000)) && &r.token == token => r,
+            _ => return Err(Error::NotFound),
+        };
+        let key = self.keys.key(&record.wrapped_key, now_millis).await?;
+        let aad = Aad {
+            vault_id: &self.ports.vault_id,
+            token,
+            version: record.version,
+        };
+        let pan = key.open(aad, &record.ciphertext)?;
+        Ok(Detokenized {
+            token: record.token,
+            pan,
+            facts: record.facts,
+        })
+    }
+}
+
+/// Erases tokens (the admin function).
+pub struct Eraser {
+    ports: Ports,
+}
+
+impl Eraser {
+    /// An eraser over `ports`.
+    pub fn new(ports: Ports) -> Eraser {
+        Eraser { ports }
+    }
+
+    /// Deletes a token's record and its index item; later detokenizes find nothing.
+    pub async fn delete(&self, token: &Token) -> Result<(), Error> {
+        if self.ports.vault.delete(token).await? {
+            Ok(())
+        } else {
+            Err(Error::NotFound)
+        }
+    }
+}

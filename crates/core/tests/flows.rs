@@ -1,0 +1,497 @@
+//! The tokenization flows against the in-memory ports.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+
+use proptest::prelude::*;
+use tessera_core::memory::{ManualClock, MemoryKeyRing, MemoryVault, SeededRandom};
+use tessera_core::*;
+
+const NOW_MS: i64 = 1_795_000_000_000;
+
+struct Fixture {
+    vault: Arc<MemoryVault>,
+    keyring: Arc<MemoryKeyRing>,
+    clock: Arc<ManualClock>,
+    tokenizer: Tokenizer,
+    detokenizer: Detokenizer,
+    eraser: Eraser,
+}
+
+fn fixture() -> Fixture {
+    let vault = Arc::new(MemoryVault::new());
+    let keyring = Arc::new(MemoryKeyRing::new("test"));
+    let clock = Arc::new(ManualClock::at_millis(NOW_MS));
+    let ports = Ports {
+        vault: vault.clone(),
+        clock: clock.clone(),
+        rng: Arc::new(SeededRandom::new(7)),
+        vault_id: "vault-a".into(),
+    };
+    let key = FingerprintKey::new(&[9; 32], "v1").expect("key");
+    Fixture {
+        tokenizer: Tokenizer::new(
+            ports.clone(),
+            keyring.clone(),
+            Fingerprinter::new(&key),
+            CacheLimits::default(),
+        ),
+        detokenizer: Detokenizer::new(ports.clone(), keyring.clone(), CacheLimits::default()),
+        eraser: Eraser::new(ports),
+        vault,
+        keyring,
+        clock,
+    }
+}
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime")
+}
+
+fn pan(s: &str) -> Pan {
+    Pan::parse(s).expect("valid test PAN")
+}
+
+fn request(p: &str, format: TokenFormat) -> TokenizeRequest {
+    TokenizeRequest {
+        format,
+        ..TokenizeRequest::new(pan(p))
+    }
+}
+
+/// Any Luhn-valid PAN of 12 to 19 digits.
+fn any_pan() -> impl Strategy<Value = Pan> {
+    (11usize..=18)
+        .prop_flat_map(|n| proptest::collection::vec(0u8..10, n))
+        .prop_map(|body| {
+            let mut digits: String = body.iter().map(|d| char::from(b'0' + d)).collect();
+            let check = (0..10)
+                .map(|d| format!("{digits}{d}"))
+                .find(|c| luhn_valid(c.as_bytes()))
+                .expect("one check digit fits");
+            digits = check;
+            Pan::parse(&digits).expect("constructed valid")
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn any_pan_round_trips(p in any_pan(), fpe in any::<bool>(), dedupe in any::<bool>()) {
+        let f = fixture();
+        let format = if fpe { TokenFormat::Fpe } else { TokenFormat::Opaque };
+        let req = TokenizeRequest { format, dedupe, ..TokenizeRequest::new(p.clone()) };
+        let rt = rt();
+        let issued = rt.block_on(f.tokenizer.tokenize(&req)).expect("tokenize");
+        let back = rt.block_on(f.detokenizer.detokenize(&issued.token)).expect("detokenize");
+        prop_assert_eq!(back.pan, p);
+        prop_assert_eq!(issued.token.format(), format);
+    }
+
+    #[test]
+    fn fpe_keeps_shape_and_fails_luhn(p in any_pan()) {
+        let f = fixture();
+        let rt = rt();
+        let req = TokenizeRequest { format: TokenFormat::Fpe, dedupe: false, ..TokenizeRequest::new(p.clone()) };
+        for _ in 0..4 {
+            let t = rt.block_on(f.tokenizer.tokenize(&req)).expect("tokenize").token;
+            let s = t.as_str();
+            prop_assert_eq!(s.len(), p.len());
+            prop_assert_eq!(&s[..6], p.bin());
+            prop_assert_eq!(&s[s.len() - 4..], p.last4());
+            prop_assert!(!luhn_valid(s.as_bytes()));
+            prop_assert_ne!(s, p.expose_digits());
+            prop_assert_eq!(Token::parse(s), Ok(t.clone()));
+        }
+    }
+
+    #[test]
+    fn dedup_is_per_pan(a in any_pan(), b in any_pan()) {
+        let f = fixture();
+        let rt = rt();
+        let ta = rt.block_on(f.tokenizer.tokenize(&TokenizeRequest::new(a.clone()))).expect("a");
+        let ta2 = rt.block_on(f.tokenizer.tokenize(&TokenizeRequest::new(a.clone()))).expect("a again");
+        prop_assert_eq!(&ta.token, &ta2.token);
+        prop_assert!(ta.created && !ta2.created);
+        let tb = rt.block_on(f.tokenizer.tokenize(&TokenizeRequest::new(b.clone()))).expect("b");
+        prop_assert_eq!(a == b, ta.token == tb.token);
+    }
+
+    #[test]
+    fn without_dedupe_every_call_is_new(p in any_pan()) {
+        let f = fixture();
+        let rt = rt();
+        let req = TokenizeRequest { dedupe: false, ..TokenizeRequest::new(p) };
+        let t1 = rt.block_on(f.tokenizer.tokenize(&req)).expect("1").token;
+        let t2 = rt.block_on(f.tokenizer.tokenize(&req)).expect("2").token;
+        prop_assert_ne!(t1, t2);
+        prop_assert_eq!(f.vault.record_count(), 2);
+    }
+}
+
+#[test]
+fn dedup_costs() {
+    let f = fixture();
+    let rt = rt();
+    let req = TokenizeRequest::new(pan("4111111111111111"));
+    rt.block_on(f.tokenizer.tokenize(&req)).expect("miss");
+    // A miss: one index read and one atomic write.
+    assert_eq!(f.vault.stats().reads, 1);
+    assert_eq!(f.vault.stats().writes, 1);
+    assert_eq!(f.keyring.calls(), (1, 0));
+    let before = (f.vault.stats(), f.tokenizer.key_stats());
+    rt.block_on(f.tokenizer.tokenize(&req)).expect("hit");
+    // A hit: one read, no write, no key ring call, not even a cache lease.
+    assert_eq!(f.vault.stats().reads, before.0.reads + 1);
+    assert_eq!(f.vault.stats().writes, before.0.writes);
+    assert_eq!(f.tokenizer.key_stats(), before.1);
+    assert_eq!(f.keyring.calls(), (1, 0));
+    // dedupe: false: exactly one write and no read.
+    let before = f.vault.stats();
+    let solo = TokenizeRequest {
+        dedupe: false,
+        ..req
+    };
+    rt.block_on(f.tokenizer.tokenize(&solo)).expect("no dedupe");
+    assert_eq!(f.vault.stats().reads, before.reads);
+    assert_eq!(f.vault.stats().writes, before.writes + 1);
+}
+
+#[test]
+fn formats_dedupe_separately() {
+    let f = fixture();
+    let rt = rt();
+    let o = rt
+        .block_on(
+            f.tokenizer
+                .tokenize(&request("5555555555554444", TokenFormat::Opaque)),
+        )
+        .expect("opaque");
+    let p = rt
+        .block_on(
+            f.tokenizer
+                .tokenize(&request("5555555555554444", TokenFormat::Fpe)),
+        )
+        .expect("fpe");
+    assert_ne!(o.token, p.token);
+    assert_eq!(p.token.format(), TokenFormat::Fpe);
+}
+
+#[test]
+fn concurrent_tokenizations_of_one_pan_give_one_token() {
+    let f = Arc::new(fixture());
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(4)
+        .build()
+        .expect("runtime");
+    let tokens: HashSet<Token> = runtime.block_on(async {
+        let tasks: Vec<_> = (0..32)
+            .map(|_| {
+                let f = f.clone();
+                tokio::spawn(async move {
+                    f.tokenizer
+                        .tokenize(&TokenizeRequest::new(pan("4012888888881881")))
+                        .await
+                        .expect("tokenize")
+                        .token
+                })
+            })
+            .collect();
+        let mut out = HashSet::new();
+        for t in tasks {
+            out.insert(t.await.expect("join"));
+        }
+        out
+    });
+    assert_eq!(tokens.len(), 1);
+    assert_eq!(f.vault.record_count(), 1);
+}
+
+#[test]
+fn data_key_bounds() {
+    let f = fixture();
+    let rt = rt();
+    let req = TokenizeRequest {
+        dedupe: false,
+        ..TokenizeRequest::new(pan("4111111111111111"))
+    };
+    for _ in 0..10_001 {
+        rt.block_on(f.tokenizer.tokenize(&req)).expect("tokenize");
+    }
+    // 10,000 records on the first key, the 10,001st on a second.
+    assert_eq!(f.keyring.calls().0, 2);
+    assert_eq!(f.tokenizer.key_stats().generate_calls, 2);
+    // An aged key is replaced even though it has uses left.
+    f.clock.advance_millis(MAX_DATA_KEY_AGE_MILLIS);
+    rt.block_on(f.tokenizer.tokenize(&req)).expect("tokenize");
+    assert_eq!(f.keyring.calls().0, 3);
+}
+
+#[test]
+fn decryption_cache_is_bounded_in_age() {
+    let f = fixture();
+    let rt = rt();
+    let t = rt
+        .block_on(
+            f.tokenizer
+                .tokenize(&TokenizeRequest::new(pan("4111111111111111"))),
+        )
+        .expect("t")
+        .token;
+    for _ in 0..100 {
+        rt.block_on(f.detokenizer.detokenize(&t)).expect("d");
+    }
+    assert_eq!(f.keyring.calls().1, 1);
+    assert_eq!(f.detokenizer.key_stats().cache_hits, 99);
+    f.clock.advance_millis(MAX_DATA_KEY_AGE_MILLIS);
+    rt.block_on(f.detokenizer.detokenize(&t)).expect("d");
+    assert_eq!(f.keyring.calls().1, 2);
+}
+
+#[test]
+fn expiry_is_enforced_before_ttl_deletion() {
+    let f = fixture();
+    let rt = rt();
+    let req = TokenizeRequest {
+        expiry: Expiry::ttl(60).expect("ttl"),
+        ..TokenizeRequest::new(pan("4111111111111111"))
+    };
+    let first = rt.block_on(f.tokenizer.tokenize(&req)).expect("issue");
+    assert_eq!(first.facts.expires_at, Some(NOW_MS / 1000 + 60));
+    f.clock.advance_millis(60_000);
+    // The record is still stored (DynamoDB TTL is lazy) but is gone to callers.
+    assert_eq!(
+        rt.block_on(f.detokenizer.detokenize(&first.token)).err(),
+        Some(Error::NotFound)
+    );
+    assert_eq!(
+        rt.block_on(f.tokenizer.describe(&first.token)).err(),
+        Some(Error::NotFound)
+    );
+    assert_eq!(
+        rt.block_on(
+            f.tokenizer
+                .lookup_by_pan(&pan("4111111111111111"), TokenFormat::Opaque)
+        )
+        .err(),
+        Some(Error::NotFound)
+    );
+    // Dedup never hands back the expired token: a new one replaces its index item.
+    let second = rt.block_on(f.tokenizer.tokenize(&req)).expect("reissue");
+    assert!(second.created);
+    assert_ne!(second.token, first.token);
+    assert_eq!(
+        rt.block_on(
+            f.tokenizer
+                .lookup_by_pan(&pan("4111111111111111"), TokenFormat::Opaque)
+        )
+        .expect("found")
+        .token,
+        second.token
+    );
+}
+
+#[test]
+fn card_expiry_sets_the_end_of_month() {
+    let f = fixture();
+    let rt = rt();
+    let req = TokenizeRequest {
+        expiry: Expiry::card("12/27").expect("MM/YY"),
+        ..TokenizeRequest::new(pan("4111111111111111"))
+    };
+    let t = rt.block_on(f.tokenizer.tokenize(&req)).expect("issue");
+    assert_eq!(t.facts.expires_at, Some(1_830_297_600));
+    let expired = TokenizeRequest {
+        expiry: Expiry::card("01/21").expect("MM/YY"),
+        ..req
+    };
+    assert_eq!(
+        rt.block_on(f.tokenizer.tokenize(&expired)).err(),
+        Some(Error::Expiry(ExpiryError::CardExpired))
+    );
+}
+
+#[test]
+fn lookup_creates_nothing() {
+    let f = fixture();
+    let rt = rt();
+    let p = pan("378282246310005");
+    assert_eq!(
+        rt.block_on(f.tokenizer.lookup_by_pan(&p, TokenFormat::Opaque))
+            .err(),
+        Some(Error::NotFound)
+    );
+    assert_eq!(f.vault.record_count(), 0);
+    assert_eq!(f.keyring.calls(), (0, 0));
+    let t = rt
+        .block_on(f.tokenizer.tokenize(&TokenizeRequest::new(p.clone())))
+        .expect("t");
+    let found = rt
+        .block_on(f.tokenizer.lookup_by_pan(&p, TokenFormat::Opaque))
+        .expect("found");
+    assert_eq!(found.token, t.token);
+    assert_eq!(found.facts.brand, Brand::Amex);
+    assert!(!found.created);
+}
+
+#[test]
+fn describe_shows_facts_and_metadata() {
+    let f = fixture();
+    let rt = rt();
+    let metadata =
+        Metadata::new(BTreeMap::from([("order".to_owned(), "A-1".to_owned())])).expect("ok");
+    let req = TokenizeRequest {
+        metadata: metadata.clone(),
+        ..TokenizeRequest::new(pan("5555555555554444"))
+    };
+    let t = rt.block_on(f.tokenizer.tokenize(&req)).expect("t");
+    let d = rt
+        .block_on(f.tokenizer.describe(&t.token))
+        .expect("describe");
+    assert_eq!(d.metadata, metadata);
+    assert_eq!(d.facts, t.facts);
+    assert_eq!(d.facts.brand, Brand::Mastercard);
+    assert_eq!(
+        (
+            d.facts.bin.as_str(),
+            d.facts.last4.as_str(),
+            d.facts.pan_length
+        ),
+        ("555555", "4444", 16)
+    );
+}
+
+#[test]
+fn delete_then_not_found_and_reissue() {
+    let f = fixture();
+    let rt = rt();
+    let req = TokenizeRequest::new(pan("6011111111111117"));
+    let t = rt.block_on(f.tokenizer.tokenize(&req)).expect("t").token;
+    rt.block_on(f.eraser.delete(&t)).expect("delete");
+    assert_eq!(
+        rt.block_on(f.detokenizer.detokenize(&t)).err(),
+        Some(Error::NotFound)
+    );
+    assert_eq!(
+        rt.block_on(f.eraser.delete(&t)).err(),
+        Some(Error::NotFound)
+    );
+    // The index item went with it: the same PAN now gets a fresh token.
+    let again = rt.block_on(f.tokenizer.tokenize(&req)).expect("again");
+    assert!(again.created);
+    assert_ne!(again.token, t);
+}
+
+#[test]
+fn batches_keep_order_and_report_per_item() {
+    let f = fixture();
+    let rt = rt();
+    let reqs = vec![
+        request("4111111111111111", TokenFormat::Opaque),
+        TokenizeRequest {
+            expiry: Expiry::card("01/20").expect("MM/YY"),
+            ..request("5555555555554444", TokenFormat::Opaque)
+        },
+        request("378282246310005", TokenFormat::Fpe),
+    ];
+    let out = rt
+        .block_on(f.tokenizer.tokenize_batch(&reqs))
+        .expect("batch");
+    assert_eq!(out.len(), 3);
+    assert_eq!(out[0].as_ref().expect("0").facts.last4, "1111");
+    assert_eq!(
+        out[1].as_ref().err(),
+        Some(&Error::Expiry(ExpiryError::CardExpired))
+    );
+    assert_eq!(out[2].as_ref().expect("2").facts.last4, "0005");
+    let missing = Token::parse("tok_00000000000000000000000000").expect("token");
+    let tokens = vec![
+        out[2].as_ref().expect("2").token.clone(),
+        missing,
+        out[0].as_ref().expect("0").token.clone(),
+    ];
+    let back = rt
+        .block_on(f.detokenizer.detokenize_batch(&tokens))
+        .expect("batch");
+    assert_eq!(back[0].as_ref().expect("0").pan, pan("378282246310005"));
+    assert_eq!(back[1].as_ref().err(), Some(&Error::NotFound));
+    assert_eq!(back[2].as_ref().expect("2").pan, pan("4111111111111111"));
+    let too_many = vec![request("4111111111111111", TokenFormat::Opaque); MAX_BATCH_ITEMS + 1];
+    assert_eq!(
+        rt.block_on(f.tokenizer.tokenize_batch(&too_many)).err(),
+        Some(Error::BatchTooLarge)
+    );
+}
+
+#[test]
+fn tampered_or_swapped_ciphertext_fails() {
+    let f = fixture();
+    let rt = rt();
+    let a = rt
+        .block_on(
+            f.tokenizer
+                .tokenize(&TokenizeRequest::new(pan("4111111111111111"))),
+        )
+        .expect("a")
+        .token;
+    let b = rt
+        .block_on(
+            f.tokenizer
+                .tokenize(&TokenizeRequest::new(pan("5555555555554444"))),
+        )
+        .expect("b")
+        .token;
+    let record_a = rt
+        .block_on(f.vault.get(&a))
+        .expect("get")
+        .expect("a stored");
+    let mut record_b = rt
+        .block_on(f.vault.get(&b))
+        .expect("get")
+        .expect("b stored");
+    // Move a's ciphertext under b's token: the AAD no longer matches.
+    record_b.ciphertext = record_a.ciphertext.clone();
+    f.vault.overwrite_record(record_b);
+    assert!(matches!(
+        rt.block_on(f.detokenizer.detokenize(&b)),
+        Err(Error::Integrity(_))
+    ));
+    // Flip one bit of a's ciphertext.
+    let mut tampered = record_a;
+    tampered.ciphertext[14] ^= 0x01;
+    f.vault.overwrite_record(tampered);
+    assert!(matches!(
+        rt.block_on(f.detokenizer.detokenize(&a)),
+        Err(Error::Integrity(_))
+    ));
+}
+
+#[test]
+fn another_vault_cannot_open_a_record() {
+    let f = fixture();
+    let rt = rt();
+    let t = rt
+        .block_on(
+            f.tokenizer
+                .tokenize(&TokenizeRequest::new(pan("4111111111111111"))),
+        )
+        .expect("t")
+        .token;
+    let other = Detokenizer::new(
+        Ports {
+            vault: f.vault.clone(),
+            clock: f.clock.clone(),
+            rng: Arc::new(OsRandom),
+            vault_id: "vault-b".into(),
+        },
+        f.keyring.clone(),
+        CacheLimits::default(),
+    );
+    assert!(matches!(
+        rt.block_on(other.detokenize(&t)),
+        Err(Error::Integrity(_))
+    ));
+}

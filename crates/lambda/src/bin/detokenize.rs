@@ -1,0 +1,2 @@
+//! detokenize
+fn main() {}

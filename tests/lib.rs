@@ -1,0 +1,1 @@
+use tessera_core as _;
