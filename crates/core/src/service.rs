@@ -43,6 +43,12 @@ pub enum Error {
     /// More than [`MAX_BATCH_ITEMS`] items.
     #[error("a batch may hold at most {MAX_BATCH_ITEMS} items")]
     BatchTooLarge,
+    /// An imported token, or the PAN it names, is already in the vault.
+    #[error("the token or its PAN is already in the vault")]
+    Conflict,
+    /// An imported token does not fit its PAN (format, length, BIN or last 4).
+    #[error("the imported token does not fit its PAN")]
+    TokenMismatch,
     /// Conditional writes kept colliding; the request may be retried.
     #[error("could not issue a unique token after {MAX_WRITE_ATTEMPTS} attempts")]
     Contention,
@@ -185,13 +191,7 @@ impl Tokenizer {
                         return Ok(hit);
                     }
                     let record = self.seal(request, now, expires_at, Some(key)).await?;
-                    let index = IndexEntry {
-                        key: key.clone(),
-                        token: record.token.clone(),
-                        key_version: self.fingerprinter.key_version().to_owned(),
-                        created_at: now,
-                        expires_at,
-                    };
+                    let index = self.index_entry(key, &record, now, expires_at);
                     self.ports
                         .vault
                         .create_with_index(&record, &index, now)
@@ -218,6 +218,56 @@ impl Tokenizer {
             }
         }
         Err(Error::Contention)
+    }
+
+    /// Stores a PAN under a token the caller chose: for migrating tokens from
+    /// another vault and for seeding fixtures. Same checks and index as
+    /// [`Tokenizer::tokenize`], but an existing token or PAN is a [`Error::Conflict`].
+    pub async fn import(
+        &self,
+        token: Token,
+        request: &TokenizeRequest,
+    ) -> Result<Tokenized, Error> {
+        let fits = match token.format() {
+            TokenFormat::Opaque => request.format == TokenFormat::Opaque,
+            TokenFormat::Fpe => {
+                let t = token.as_str();
+                request.format == TokenFormat::Fpe
+                    && t.len() == request.pan.len()
+                    && t.starts_with(request.pan.bin())
+                    && t.ends_with(request.pan.last4())
+            }
+        };
+        if !fits {
+            return Err(Error::TokenMismatch);
+        }
+        let now = self.ports.clock.now_secs();
+        let expires_at = request.expiry.resolve(now)?;
+        let key = request
+            .dedupe
+            .then(|| self.index_key(&request.pan, request.format));
+        let record = self
+            .seal_as(token, request, now, expires_at, key.as_ref())
+            .await?;
+        let written = match &key {
+            Some(key) => {
+                let index = self.index_entry(key, &record, now, expires_at);
+                self.ports
+                    .vault
+                    .create_with_index(&record, &index, now)
+                    .await
+            }
+            None => self.ports.vault.create(&record).await,
+        };
+        match written {
+            Ok(()) => Ok(Tokenized {
+                token: record.token,
+                facts: record.facts,
+                created: true,
+            }),
+            Err(CreateError::RecordExists | CreateError::IndexExists) => Err(Error::Conflict),
+            Err(CreateError::Vault(e)) => Err(e.into()),
+        }
     }
 
     /// Tokenizes up to [`MAX_BATCH_ITEMS`] PANs; results keep the input order.
@@ -281,6 +331,22 @@ impl Tokenizer {
         })
     }
 
+    fn index_entry(
+        &self,
+        key: &IndexKey,
+        record: &VaultRecord,
+        now: i64,
+        expires_at: Option<i64>,
+    ) -> IndexEntry {
+        IndexEntry {
+            key: key.clone(),
+            token: record.token.clone(),
+            key_version: self.fingerprinter.key_version().to_owned(),
+            created_at: now,
+            expires_at,
+        }
+    }
+
     async fn seal(
         &self,
         request: &TokenizeRequest,
@@ -293,6 +359,18 @@ impl Tokenizer {
             TokenFormat::Opaque => Token::new_opaque(rng),
             TokenFormat::Fpe => Token::new_fpe(&request.pan, rng),
         };
+        self.seal_as(token, request, now, expires_at, index).await
+    }
+
+    async fn seal_as(
+        &self,
+        token: Token,
+        request: &TokenizeRequest,
+        now: i64,
+        expires_at: Option<i64>,
+        index: Option<&IndexKey>,
+    ) -> Result<VaultRecord, Error> {
+        let rng = self.ports.rng.as_ref();
         let key = self.keys.key(self.ports.clock.now_millis()).await?;
         let aad = Aad {
             vault_id: &self.ports.vault_id,

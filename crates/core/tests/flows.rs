@@ -495,3 +495,39 @@ fn another_vault_cannot_open_a_record() {
         Err(Error::Integrity(_))
     ));
 }
+
+#[test]
+fn import_uses_the_given_token_once() {
+    let f = fixture();
+    let rt = rt();
+    let token = Token::parse("tok_00000000000000000000000001").expect("token");
+    let req = TokenizeRequest::new(pan("4111111111111111"));
+    let issued = rt
+        .block_on(f.tokenizer.import(token.clone(), &req))
+        .expect("import");
+    assert_eq!(issued.token, token);
+    assert_eq!(
+        rt.block_on(f.detokenizer.detokenize(&token))
+            .expect("back")
+            .pan,
+        pan("4111111111111111")
+    );
+    // Dedup sees it; importing again conflicts.
+    assert_eq!(
+        rt.block_on(f.tokenizer.tokenize(&req))
+            .expect("dedup")
+            .token,
+        token
+    );
+    assert_eq!(
+        rt.block_on(f.tokenizer.import(token, &req)).err(),
+        Some(Error::Conflict)
+    );
+    // An fpe token must fit its PAN.
+    let wrong = Token::parse("4111119999991112").expect("fpe token");
+    let fpe = request("5555555555554444", TokenFormat::Fpe);
+    assert_eq!(
+        rt.block_on(f.tokenizer.import(wrong, &fpe)).err(),
+        Some(Error::TokenMismatch)
+    );
+}
