@@ -286,15 +286,12 @@ impl DynamoVault {
         &self.table
     }
 
-    /// Checks at start-up that the table exists and is reachable, with one
-    /// cheap projected read, so a lost table fails the cold start clearly.
+    /// Checks at start-up that the table exists and is reachable (one
+    /// `DescribeTable`), so a lost table fails the cold start clearly.
     pub async fn check(&self) -> Result<(), VaultError> {
         self.client
-            .get_item()
+            .describe_table()
             .table_name(&self.table)
-            .key(attr::PK, s("f#health#check"))
-            .projection_expression("#pk")
-            .expression_attribute_names("#pk", attr::PK)
             .send()
             .await
             .map_err(|e| vault_error(&e))?;

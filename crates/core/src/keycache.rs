@@ -132,11 +132,14 @@ impl EncryptionKeyCache {
     }
 }
 
+/// An unwrapped key and when it was unwrapped (epoch millis), by wrapped-blob digest.
+type UnwrappedKeys = LruCache<[u8; 32], (Arc<CipherKey>, i64)>;
+
 /// Unwrapped data keys by digest of their wrapped blob, bounded in size and age.
 pub struct DecryptionKeyCache {
     keyring: Arc<dyn KeyRing>,
     limits: CacheLimits,
-    entries: Mutex<LruCache<[u8; 32], (Arc<CipherKey>, i64)>>,
+    entries: Mutex<UnwrappedKeys>,
     counters: Counters,
 }
 

@@ -108,10 +108,10 @@ impl Vault for MemoryVault {
         if items.contains_key(&rk) {
             return Err(CreateError::RecordExists);
         }
-        if let Some(Item::Index(existing)) = items.get(&ik) {
-            if !is_expired(existing.expires_at, now) {
-                return Err(CreateError::IndexExists);
-            }
+        if let Some(Item::Index(existing)) = items.get(&ik)
+            && !is_expired(existing.expires_at, now)
+        {
+            return Err(CreateError::IndexExists);
         }
         items.insert(rk, Item::Record(record.clone()));
         items.insert(ik, Item::Index(index.clone()));

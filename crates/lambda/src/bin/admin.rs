@@ -1,2 +1,6 @@
-//! admin
-fn main() {}
+//! The `admin` Lambda function.
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    tessera_lambda::run(tessera_lambda::FunctionKind::Admin).await
+}

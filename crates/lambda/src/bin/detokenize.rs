@@ -1,2 +1,6 @@
-//! detokenize
-fn main() {}
+//! The `detokenize` Lambda function.
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    tessera_lambda::run(tessera_lambda::FunctionKind::Detokenize).await
+}

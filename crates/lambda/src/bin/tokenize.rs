@@ -1,2 +1,6 @@
-//! tokenize
-fn main() {}
+//! The `tokenize` Lambda function.
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    tessera_lambda::run(tessera_lambda::FunctionKind::Tokenize).await
+}

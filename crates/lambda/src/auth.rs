@@ -1,0 +1,287 @@
+//! Caller authorization (layer 2 of 3): the IAM principal API Gateway
+//! verified, mapped to its role and checked against the route's allow-list.
+//!
+//! Only the request context is read. Nothing in headers or the body can
+//! name or change the principal.
+
+use lambda_http::request::RequestContext;
+use lambda_http::{Request, RequestExt};
+use sha2::{Digest, Sha256};
+
+/// An IAM identity in canonical form: a role (by account and name; role paths
+/// are not part of an assumed-role ARN, so they are not compared) or a user.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Principal {
+    partition: String,
+    account: String,
+    kind: PrincipalKind,
+    name: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+enum PrincipalKind {
+    Role,
+    User,
+}
+
+impl Principal {
+    /// Parses an IAM role or user ARN, or an STS assumed-role session ARN
+    /// (which maps to its role).
+    ///
+    /// ```
+    /// use tessera_lambda::auth::Principal;
+    /// let session = Principal::parse("arn:aws:sts::111122223333:assumed-role/payments/i-0abc").unwrap();
+    /// let role = Principal::parse("arn:aws:iam::111122223333:role/service/payments").unwrap();
+    /// assert_eq!(session, role);
+    /// assert_eq!(role.to_string(), "arn:aws:iam::111122223333:role/payments");
+    /// ```
+    pub fn parse(arn: &str) -> Option<Principal> {
+        let mut parts = arn.splitn(6, ':');
+        let (prefix, partition, service, region, account, resource) = (
+            parts.next()?,
+            parts.next()?,
+            parts.next()?,
+            parts.next()?,
+            parts.next()?,
+            parts.next()?,
+        );
+        let valid_account = account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit());
+        if prefix != "arn" || !partition.starts_with("aws") || !region.is_empty() || !valid_account
+        {
+            return None;
+        }
+        let (kind, name) = match service {
+            "iam" => {
+                let (kind, path_and_name) = if let Some(rest) = resource.strip_prefix("role/") {
+                    (PrincipalKind::Role, rest)
+                } else if let Some(rest) = resource.strip_prefix("user/") {
+                    (PrincipalKind::User, rest)
+                } else {
+                    return None;
+                };
+                (kind, path_and_name.rsplit('/').next()?)
+            }
+            "sts" => {
+                let rest = resource.strip_prefix("assumed-role/")?;
+                let (role, session) = rest.split_once('/')?;
+                if session.is_empty() {
+                    return None;
+                }
+                (PrincipalKind::Role, role)
+            }
+            _ => return None,
+        };
+        let valid_name = !name.is_empty()
+            && name.len() <= 64
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-".contains(&b));
+        valid_name.then(|| Principal {
+            partition: partition.to_owned(),
+            account: account.to_owned(),
+            kind,
+            name: name.to_owned(),
+        })
+    }
+}
+
+impl std::fmt::Display for Principal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kind = match self.kind {
+            PrincipalKind::Role => "role",
+            PrincipalKind::User => "user",
+        };
+        write!(
+            f,
+            "arn:{}:iam::{}:{kind}/{}",
+            self.partition, self.account, self.name
+        )
+    }
+}
+
+/// The principals allowed on a route, with a digest for the audit trail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AllowList {
+    principals: Vec<Principal>,
+}
+
+impl AllowList {
+    /// Parses a comma-separated list of role or user ARNs; names the first bad entry.
+    pub fn parse(text: &str) -> Result<AllowList, String> {
+        let mut principals = Vec::new();
+        for entry in text.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+            let p = Principal::parse(entry)
+                .ok_or_else(|| format!("`{entry}` is not an IAM role or user ARN"))?;
+            principals.push(p);
+        }
+        principals.sort();
+        principals.dedup();
+        Ok(AllowList { principals })
+    }
+
+    /// Whether `principal` is listed.
+    pub fn allows(&self, principal: &Principal) -> bool {
+        self.principals.contains(principal)
+    }
+
+    /// The canonical entries, one per line, sorted: what the config digest covers.
+    pub fn canonical(&self) -> String {
+        self.principals.iter().map(|p| format!("{p}\n")).collect()
+    }
+}
+
+/// Hex SHA-256 of the authorization settings in force, logged in every audit event.
+pub fn config_digest(parts: &[(&str, String)]) -> String {
+    let mut hasher = Sha256::new();
+    for (name, value) in parts {
+        hasher.update(name.as_bytes());
+        hasher.update(b"=");
+        hasher.update(value.as_bytes());
+        hasher.update(b"\n");
+    }
+    hex::encode(hasher.finalize())
+}
+
+/// Where a request's caller identity came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// API Gateway's SigV4 verification (REST `identity.userArn`, HTTP API and
+    /// function URL `authorizer.iam.userArn`).
+    Iam,
+    /// The dev-only setting, for local requests through `cargo lambda watch`.
+    DevSetting,
+}
+
+/// The verified caller ARN from the request context, if any.
+pub fn caller_arn(request: &Request) -> Option<String> {
+    let arn = match request.request_context_ref()? {
+        RequestContext::ApiGatewayV1(ctx) => ctx.identity.user_arn.clone(),
+        RequestContext::ApiGatewayV2(ctx) => ctx
+            .authorizer
+            .as_ref()
+            .and_then(|a| a.iam.as_ref())
+            .and_then(|iam| iam.user_arn.clone()),
+        _ => None,
+    };
+    arn.filter(|a| !a.is_empty())
+}
+
+/// The outcome of authorization, with the reason recorded in the audit event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// Allowed.
+    Allow {
+        /// The canonical principal.
+        principal: Principal,
+        /// Where it came from.
+        source: Source,
+    },
+    /// No principal: 401.
+    Unauthenticated,
+    /// A principal that is malformed or not listed: 403.
+    Deny {
+        /// The caller's ARN as given (ARNs are not secret).
+        caller: String,
+        /// Why.
+        reason: &'static str,
+    },
+}
+
+impl Decision {
+    /// Why, for the audit event.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Decision::Allow {
+                source: Source::Iam,
+                ..
+            } => "principal on allow-list",
+            Decision::Allow {
+                source: Source::DevSetting,
+                ..
+            } => "dev principal on allow-list",
+            Decision::Unauthenticated => "no IAM principal in request context",
+            Decision::Deny { reason, .. } => reason,
+        }
+    }
+}
+
+/// Decides whether the request's caller may use a route guarded by `allow`.
+pub fn authorize(request: &Request, allow: &AllowList, dev_principal: Option<&str>) -> Decision {
+    let (arn, source) = match (caller_arn(request), dev_principal) {
+        (Some(arn), _) => (arn, Source::Iam),
+        (None, Some(dev)) => (dev.to_owned(), Source::DevSetting),
+        (None, None) => return Decision::Unauthenticated,
+    };
+    match Principal::parse(&arn) {
+        None => Decision::Deny {
+            caller: arn,
+            reason: "caller is not an IAM role or user",
+        },
+        Some(principal) if allow.allows(&principal) => Decision::Allow { principal, source },
+        Some(_) => Decision::Deny {
+            caller: arn,
+            reason: "principal not on this route's allow-list",
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn canonical_forms() {
+        let cases = [
+            (
+                "arn:aws:sts::111122223333:assumed-role/tok/sess",
+                Some("arn:aws:iam::111122223333:role/tok"),
+            ),
+            (
+                "arn:aws:iam::111122223333:role/a/b/tok",
+                Some("arn:aws:iam::111122223333:role/tok"),
+            ),
+            (
+                "arn:aws:iam::111122223333:user/alice",
+                Some("arn:aws:iam::111122223333:user/alice"),
+            ),
+            (
+                "arn:aws-us-gov:iam::111122223333:role/tok",
+                Some("arn:aws-us-gov:iam::111122223333:role/tok"),
+            ),
+            ("arn:aws:sts::111122223333:assumed-role/tok/", None),
+            ("arn:aws:sts::111122223333:federated-user/bob", None),
+            ("arn:aws:iam::1111:role/tok", None),
+            ("arn:aws:iam:us-east-1:111122223333:role/tok", None),
+            ("arn:aws:s3:::bucket", None),
+            ("role/tok", None),
+            ("", None),
+        ];
+        for (arn, want) in cases {
+            assert_eq!(
+                Principal::parse(arn).map(|p| p.to_string()).as_deref(),
+                want,
+                "{arn}"
+            );
+        }
+    }
+
+    #[test]
+    fn allow_list_parsing() {
+        let list = AllowList::parse(
+            " arn:aws:iam::111122223333:role/a ,arn:aws:iam::111122223333:role/b,",
+        )
+        .expect("ok");
+        assert!(
+            list.allows(
+                &Principal::parse("arn:aws:sts::111122223333:assumed-role/b/x").expect("p")
+            )
+        );
+        assert!(
+            !list.allows(
+                &Principal::parse("arn:aws:sts::999922223333:assumed-role/b/x").expect("p")
+            )
+        );
+        assert!(AllowList::parse("arn:aws:iam::111122223333:role/a,*").is_err());
+        assert_eq!(AllowList::parse("").expect("empty").canonical(), "");
+    }
+}

@@ -1,0 +1,127 @@
+//! The Lambda event adapter: API Gateway REST (v1), HTTP API (v2) and
+//! function-URL events in, the matching response shape out.
+//!
+//! lambda_http's own conversion decodes base64 bodies with `expect`, so a body
+//! marked base64 that does not decode would panic and surface as a 502. Here
+//! the body is decoded first; a bad one becomes a flag the handler answers
+//! with a 400, and the rest of the conversion is lambda_http's.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use base64::Engine;
+use lambda_http::aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayV2httpResponse};
+use lambda_http::request::{LambdaRequest, RequestOrigin};
+use lambda_http::{Body, Request, Response};
+use serde_json::Value;
+
+/// Which payload format an event came in, so the response goes out the same way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// API Gateway REST API proxy integration (payload 1.0).
+    RestV1,
+    /// HTTP API or Lambda function URL (payload 2.0).
+    HttpV2,
+}
+
+/// What was wrong with the body before it reached the handler.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyDefect {
+    /// Marked base64 but not valid base64.
+    InvalidBase64,
+    /// Decoded, but not UTF-8 (JSON must be).
+    NotUtf8,
+}
+
+/// An event the adapter cannot serve. Carries no event content.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EventError {
+    /// Not an API Gateway or function-URL HTTP event.
+    #[error("unsupported event: not an API Gateway REST, HTTP API or function URL request")]
+    Unsupported,
+}
+
+/// A decoded event.
+#[derive(Debug)]
+pub struct Incoming {
+    /// The HTTP request.
+    pub request: Request,
+    /// The payload format.
+    pub origin: Origin,
+    /// A body problem found while decoding.
+    pub defect: Option<BodyDefect>,
+}
+
+/// Decodes a raw event. Never panics on any input.
+pub fn decode(mut payload: Value) -> Result<Incoming, EventError> {
+    let mut defect = None;
+    if let Some(event) = payload.as_object_mut()
+        && event.get("isBase64Encoded") == Some(&Value::Bool(true))
+    {
+        let decoded = event
+            .get("body")
+            .and_then(Value::as_str)
+            .map(|b| base64::engine::general_purpose::STANDARD.decode(b));
+        let text = match decoded {
+            None => String::new(),
+            Some(Err(_)) => {
+                defect = Some(BodyDefect::InvalidBase64);
+                String::new()
+            }
+            Some(Ok(bytes)) => String::from_utf8(bytes).unwrap_or_else(|_| {
+                defect = Some(BodyDefect::NotUtf8);
+                String::new()
+            }),
+        };
+        event.insert("body".into(), Value::String(text));
+        event.insert("isBase64Encoded".into(), Value::Bool(false));
+    }
+
+    let lambda_request: LambdaRequest =
+        serde_json::from_value(payload).map_err(|_| EventError::Unsupported)?;
+    let origin = match lambda_request.request_origin() {
+        RequestOrigin::ApiGatewayV1 => Origin::RestV1,
+        RequestOrigin::ApiGatewayV2 => Origin::HttpV2,
+        #[allow(unreachable_patterns)] // other origins exist under other lambda_http features
+        _ => return Err(EventError::Unsupported),
+    };
+    // The conversion builds an http::Request and panics on values http rejects;
+    // treat that as an unsupported event rather than crash the runtime.
+    let request = catch_unwind(AssertUnwindSafe(|| Request::from(lambda_request)))
+        .map_err(|_| EventError::Unsupported)?;
+    Ok(Incoming {
+        request,
+        origin,
+        defect,
+    })
+}
+
+/// Encodes a response in the shape its event's origin expects.
+pub fn encode(origin: Origin, response: Response<Body>) -> Value {
+    let (parts, body) = response.into_parts();
+    let (body, is_base64_encoded) = match body {
+        Body::Empty => (None, false),
+        b @ Body::Text(_) => (Some(b), false),
+        b @ Body::Binary(_) => (Some(b), true),
+        _ => (None, false),
+    };
+    let status_code = i64::from(parts.status.as_u16());
+    let encoded = match origin {
+        Origin::RestV1 => {
+            let mut r = ApiGatewayProxyResponse::default();
+            r.status_code = status_code;
+            r.headers = parts.headers;
+            r.body = body;
+            r.is_base64_encoded = is_base64_encoded;
+            serde_json::to_value(r)
+        }
+        Origin::HttpV2 => {
+            let mut r = ApiGatewayV2httpResponse::default();
+            r.status_code = status_code;
+            r.headers = parts.headers;
+            r.body = body;
+            r.is_base64_encoded = is_base64_encoded;
+            serde_json::to_value(r)
+        }
+    };
+    encoded.unwrap_or(Value::Null)
+}

@@ -1,0 +1,65 @@
+//! CloudWatch Embedded Metric Format: one metrics line per request.
+
+use std::sync::Arc;
+
+use serde_json::json;
+
+/// Namespace of every Tessera metric.
+pub const NAMESPACE: &str = "Tessera";
+
+/// Where EMF lines go: stdout in Lambda (CloudWatch extracts them), a buffer in tests.
+pub type MetricsSink = Arc<dyn Fn(String) + Send + Sync>;
+
+/// A sink that prints to stdout.
+pub fn stdout_sink() -> MetricsSink {
+    Arc::new(|line| println!("{line}"))
+}
+
+/// One request's measurements.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct RequestMetrics {
+    /// 1 for the request.
+    pub requests: u64,
+    /// 1 if authorization denied it.
+    pub denials: u64,
+    /// 1 if it ended in a 5xx.
+    pub errors: u64,
+    /// KMS operations made while serving it.
+    pub kms_calls: u64,
+    /// Data-key cache hits while serving it.
+    pub data_key_cache_hits: u64,
+    /// Handler latency in milliseconds.
+    pub latency_ms: f64,
+}
+
+impl RequestMetrics {
+    /// The EMF JSON line, dimensioned by function and operation.
+    pub fn to_emf(&self, timestamp_millis: i64, function: &str, operation: &str) -> String {
+        json!({
+            "_aws": {
+                "Timestamp": timestamp_millis,
+                "CloudWatchMetrics": [{
+                    "Namespace": NAMESPACE,
+                    "Dimensions": [["Function", "Operation"], ["Function"]],
+                    "Metrics": [
+                        {"Name": "Requests", "Unit": "Count"},
+                        {"Name": "Denials", "Unit": "Count"},
+                        {"Name": "Errors", "Unit": "Count"},
+                        {"Name": "KmsCalls", "Unit": "Count"},
+                        {"Name": "DataKeyCacheHits", "Unit": "Count"},
+                        {"Name": "Latency", "Unit": "Milliseconds"}
+                    ]
+                }]
+            },
+            "Function": function,
+            "Operation": operation,
+            "Requests": self.requests,
+            "Denials": self.denials,
+            "Errors": self.errors,
+            "KmsCalls": self.kms_calls,
+            "DataKeyCacheHits": self.data_key_cache_hits,
+            "Latency": self.latency_ms,
+        })
+        .to_string()
+    }
+}

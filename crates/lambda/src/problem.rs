@@ -1,0 +1,155 @@
+//! RFC 9457 problem details with stable `type` URIs.
+//!
+//! A problem's detail is written by us, never copied from input or from a
+//! parser's message (serde_json quotes the offending value, which may be a PAN).
+
+use http::{HeaderValue, StatusCode, header};
+use lambda_http::{Body, Response};
+use serde::Serialize;
+
+/// Prefix of every problem `type` URI.
+pub const TYPE_PREFIX: &str = "urn:tessera:problem:";
+
+macro_rules! kinds {
+    ($($variant:ident => ($slug:literal, $status:expr, $title:literal)),* $(,)?) => {
+        /// Every kind of problem the API can answer with.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum Kind {
+            $(#[doc = $title] $variant,)*
+        }
+
+        impl Kind {
+            /// All kinds, for documentation and tests.
+            pub const ALL: &'static [Kind] = &[$(Kind::$variant),*];
+
+            /// The stable slug after [`TYPE_PREFIX`].
+            pub fn slug(self) -> &'static str {
+                match self { $(Kind::$variant => $slug,)* }
+            }
+
+            /// The HTTP status.
+            pub fn status(self) -> StatusCode {
+                match self { $(Kind::$variant => $status,)* }
+            }
+
+            /// A short, fixed, human-readable summary.
+            pub fn title(self) -> &'static str {
+                match self { $(Kind::$variant => $title,)* }
+            }
+        }
+    };
+}
+
+kinds! {
+    InvalidJson => ("invalid-json", StatusCode::BAD_REQUEST, "The body is not valid JSON"),
+    InvalidBody => ("invalid-body", StatusCode::BAD_REQUEST, "The body does not have the expected fields and types"),
+    UnknownField => ("unknown-field", StatusCode::BAD_REQUEST, "The body has a field this operation does not accept"),
+    ForbiddenField => ("forbidden-field", StatusCode::BAD_REQUEST, "Card security codes must never be sent or stored"),
+    InvalidPan => ("invalid-pan", StatusCode::BAD_REQUEST, "The card number is not valid"),
+    LuhnCheckFailed => ("luhn-check-failed", StatusCode::BAD_REQUEST, "The card number fails the Luhn check"),
+    InvalidToken => ("invalid-token", StatusCode::BAD_REQUEST, "The token is not valid"),
+    InvalidExpiry => ("invalid-expiry", StatusCode::BAD_REQUEST, "The expiry is not acceptable"),
+    InvalidMetadata => ("invalid-metadata", StatusCode::BAD_REQUEST, "The metadata is not acceptable"),
+    InvalidReason => ("invalid-reason", StatusCode::BAD_REQUEST, "A detokenize reason is required"),
+    BatchTooLarge => ("batch-too-large", StatusCode::BAD_REQUEST, "The batch has too many items"),
+    EmptyBatch => ("empty-batch", StatusCode::BAD_REQUEST, "The batch has no items"),
+    InvalidBase64 => ("invalid-base64", StatusCode::BAD_REQUEST, "The body is marked base64 but does not decode"),
+    Unauthenticated => ("unauthenticated", StatusCode::UNAUTHORIZED, "The request carries no IAM principal"),
+    Forbidden => ("forbidden", StatusCode::FORBIDDEN, "The caller is not allowed to use this operation"),
+    RouteNotFound => ("route-not-found", StatusCode::NOT_FOUND, "No such route"),
+    TokenNotFound => ("token-not-found", StatusCode::NOT_FOUND, "No live token by that name"),
+    MethodNotAllowed => ("method-not-allowed", StatusCode::METHOD_NOT_ALLOWED, "The route does not support this method"),
+    PayloadTooLarge => ("payload-too-large", StatusCode::PAYLOAD_TOO_LARGE, "The body is larger than 64 KiB"),
+    UnsupportedMediaType => ("unsupported-media-type", StatusCode::UNSUPPORTED_MEDIA_TYPE, "The content type must be application/json"),
+    Conflict => ("conflict", StatusCode::CONFLICT, "The token or card is already in the vault"),
+    Unavailable => ("service-unavailable", StatusCode::SERVICE_UNAVAILABLE, "A dependency is temporarily unavailable; retry later"),
+    Internal => ("internal-error", StatusCode::INTERNAL_SERVER_ERROR, "The request could not be completed"),
+}
+
+impl Kind {
+    /// The full `type` URI.
+    pub fn type_uri(self) -> String {
+        format!("{TYPE_PREFIX}{}", self.slug())
+    }
+}
+
+/// A problem: its kind and a detail written by us.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// What went wrong.
+    pub kind: Kind,
+    /// A sentence for the caller; never holds request data.
+    pub detail: String,
+}
+
+/// The problem+json body.
+#[derive(Debug, Serialize)]
+pub struct ProblemBody {
+    /// The `type` URI.
+    #[serde(rename = "type")]
+    pub type_uri: String,
+    /// The fixed title.
+    pub title: &'static str,
+    /// The HTTP status.
+    pub status: u16,
+    /// The detail.
+    pub detail: String,
+    /// The request's correlation id, for support.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub correlation_id: Option<String>,
+}
+
+impl Problem {
+    /// A problem of `kind` with a detail.
+    pub fn new(kind: Kind, detail: impl Into<String>) -> Problem {
+        Problem {
+            kind,
+            detail: detail.into(),
+        }
+    }
+
+    /// The body, as used standalone or inside a batch result.
+    pub fn body(&self, correlation_id: Option<&str>) -> ProblemBody {
+        ProblemBody {
+            type_uri: self.kind.type_uri(),
+            title: self.kind.title(),
+            status: self.kind.status().as_u16(),
+            detail: self.detail.clone(),
+            correlation_id: correlation_id.map(str::to_owned),
+        }
+    }
+
+    /// The HTTP response.
+    pub fn to_response(&self, correlation_id: &str) -> Response<Body> {
+        let json = serde_json::to_string(&self.body(Some(correlation_id))).unwrap_or_default();
+        let mut response = Response::new(Body::Text(json));
+        *response.status_mut() = self.kind.status();
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        if self.kind == Kind::Unavailable {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        response
+    }
+}
+
+impl From<tessera_core::Error> for Problem {
+    fn from(e: tessera_core::Error) -> Problem {
+        use tessera_core::Error as E;
+        match e {
+            E::NotFound => Problem::new(Kind::TokenNotFound, "no live token by that name"),
+            E::Expiry(e) => Problem::new(Kind::InvalidExpiry, e.to_string()),
+            E::BatchTooLarge => Problem::new(Kind::BatchTooLarge, e.to_string()),
+            E::Conflict => Problem::new(Kind::Conflict, e.to_string()),
+            E::TokenMismatch => Problem::new(Kind::InvalidToken, e.to_string()),
+            ref e if e.is_retryable() => Problem::new(Kind::Unavailable, "retry with backoff"),
+            // Integrity, access-denied and unexpected store or key errors: the
+            // detail stays generic; the cause is in the log and the audit event.
+            _ => Problem::new(Kind::Internal, "see the correlation id in the service logs"),
+        }
+    }
+}

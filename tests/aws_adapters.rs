@@ -1,0 +1,398 @@
+//! The AWS adapters against the moto emulator, through the real SDK.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use tessera_aws::KmsKeyRing;
+use tessera_core::memory::ManualClock;
+use tessera_core::{
+    Clock, Error, Expiry, KeyError, KeyRing, Pan, SystemClock, Token, TokenFormat, TokenizeRequest,
+    Vault,
+};
+use tessera_e2e::{env_reader, stack};
+use tessera_lambda::metrics::MetricsSink;
+use tessera_lambda::{FunctionKind, build_app};
+
+fn pan(s: &str) -> Pan {
+    Pan::parse(s).expect("valid test PAN")
+}
+
+fn no_metrics() -> MetricsSink {
+    Arc::new(|_| {})
+}
+
+#[tokio::test]
+async fn round_trip_every_format_and_dedupe_mode() {
+    let s = stack().await;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let tokenizer = s.tokenizer(clock.clone()).await;
+    let detokenizer = s.detokenizer(clock);
+    for format in [TokenFormat::Opaque, TokenFormat::Fpe] {
+        for dedupe in [true, false] {
+            let p = pan("5555555555554444");
+            let req = TokenizeRequest {
+                format,
+                dedupe,
+                ..TokenizeRequest::new(p.clone())
+            };
+            let issued = tokenizer.tokenize(&req).await.expect("tokenize");
+            assert_eq!(issued.token.format(), format);
+            let back = detokenizer
+                .detokenize(&issued.token)
+                .await
+                .expect("detokenize");
+            assert_eq!(back.pan, p);
+            assert_eq!(back.facts, issued.facts);
+        }
+    }
+    let described = tokenizer
+        .describe(
+            &tokenizer
+                .lookup_by_pan(&pan("5555555555554444"), TokenFormat::Fpe)
+                .await
+                .expect("lookup")
+                .token,
+        )
+        .await
+        .expect("describe");
+    assert_eq!(described.facts.last4, "4444");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_tokenizations_give_one_token_and_one_record() {
+    let s = stack().await;
+    let tokenizer = Arc::new(s.tokenizer(Arc::new(SystemClock)).await);
+    let tasks: Vec<_> = (0..32)
+        .map(|_| {
+            let t = tokenizer.clone();
+            tokio::spawn(async move {
+                t.tokenize(&TokenizeRequest::new(pan("4012888888881881")))
+                    .await
+                    .expect("tokenize")
+                    .token
+            })
+        })
+        .collect();
+    let mut tokens = HashSet::new();
+    for task in tasks {
+        tokens.insert(task.await.expect("join"));
+    }
+    assert_eq!(tokens.len(), 1, "one token for one PAN");
+    let scan = s
+        .clients
+        .dynamodb
+        .scan()
+        .table_name(&s.made.table)
+        .send()
+        .await
+        .expect("scan");
+    let records = scan
+        .items()
+        .iter()
+        .filter(|i| {
+            i.get("pk")
+                .and_then(|v| v.as_s().ok())
+                .is_some_and(|pk| pk.starts_with("t#"))
+        })
+        .count();
+    assert_eq!(records, 1, "one record");
+}
+
+#[tokio::test]
+async fn a_wrong_encryption_context_fails_to_decrypt() {
+    let s = stack().await;
+    let (_, wrapped) = s.keyring().generate().await.expect("generate");
+    assert!(s.keyring().unwrap(&wrapped).await.is_ok());
+    let elsewhere = KmsKeyRing::new(s.clients.kms.clone(), &s.made.key_arn, "another-table");
+    assert_eq!(
+        elsewhere.unwrap(&wrapped).await.err(),
+        Some(KeyError::InvalidCiphertext)
+    );
+}
+
+#[tokio::test]
+async fn expired_and_deleted_tokens_are_not_found() {
+    let s = stack().await;
+    let clock = Arc::new(ManualClock::at_millis(SystemClock.now_millis()));
+    let tokenizer = s.tokenizer(clock.clone()).await;
+    let detokenizer = s.detokenizer(clock.clone());
+    let req = TokenizeRequest {
+        expiry: Expiry::ttl(60).expect("ttl"),
+        ..TokenizeRequest::new(pan("378282246310005"))
+    };
+    let expiring = tokenizer.tokenize(&req).await.expect("tokenize").token;
+    assert!(detokenizer.detokenize(&expiring).await.is_ok());
+    clock.advance_millis(61_000);
+    assert_eq!(
+        detokenizer.detokenize(&expiring).await.err(),
+        Some(Error::NotFound)
+    );
+    // Dedup issues a fresh token over the expired index item.
+    let fresh = tokenizer.tokenize(&req).await.expect("reissue");
+    assert!(fresh.created);
+    assert_ne!(fresh.token, expiring);
+
+    let kept = tokenizer
+        .tokenize(&TokenizeRequest::new(pan("6011111111111117")))
+        .await
+        .expect("t")
+        .token;
+    s.eraser().delete(&kept).await.expect("delete");
+    assert_eq!(
+        detokenizer.detokenize(&kept).await.err(),
+        Some(Error::NotFound)
+    );
+    assert_eq!(s.eraser().delete(&kept).await.err(), Some(Error::NotFound));
+    // The index item went too: the same card gets a new token.
+    let again = tokenizer
+        .tokenize(&TokenizeRequest::new(pan("6011111111111117")))
+        .await
+        .expect("t");
+    assert!(again.created);
+}
+
+#[tokio::test]
+async fn batches_keep_order_and_report_per_item() {
+    let s = stack().await;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let tokenizer = s.tokenizer(clock.clone()).await;
+    let detokenizer = s.detokenizer(clock);
+    let cards = [
+        "4111111111111111",
+        "5555555555554444",
+        "378282246310005",
+        "6011111111111117",
+    ];
+    let mut reqs: Vec<_> = cards.iter().map(|c| TokenizeRequest::new(pan(c))).collect();
+    reqs.insert(
+        2,
+        TokenizeRequest {
+            expiry: Expiry::card("01/20").expect("MM/YY"),
+            ..TokenizeRequest::new(pan(cards[0]))
+        },
+    );
+    let issued = tokenizer.tokenize_batch(&reqs).await.expect("batch");
+    assert!(matches!(issued[2], Err(Error::Expiry(_))));
+    let mut tokens: Vec<Token> = issued
+        .iter()
+        .filter_map(|r| r.as_ref().ok())
+        .map(|t| t.token.clone())
+        .collect();
+    let missing = Token::parse("tok_00000000000000000000000000").expect("token");
+    tokens.insert(1, missing);
+    tokens.push(tokens[0].clone()); // a duplicate key, which BatchGetItem itself refuses
+    let back = detokenizer.detokenize_batch(&tokens).await.expect("batch");
+    let shown: Vec<Option<String>> = back
+        .iter()
+        .map(|r| r.as_ref().ok().map(|d| d.pan.last4().to_owned()))
+        .collect();
+    assert_eq!(
+        shown,
+        [
+            Some("1111"),
+            None,
+            Some("4444"),
+            Some("0005"),
+            Some("1117"),
+            Some("1111")
+        ]
+        .map(|o| o.map(str::to_owned))
+    );
+    assert_eq!(back[1].as_ref().err(), Some(&Error::NotFound));
+}
+
+#[tokio::test]
+async fn call_accounting() {
+    let s = stack().await;
+    let tokenizer = s.tokenizer(Arc::new(SystemClock)).await;
+    let counter = &s.clients.counter;
+    let req = TokenizeRequest::new(pan("4111111111111111"));
+
+    let before = counter.snapshot();
+    tokenizer.tokenize(&req).await.expect("miss");
+    let miss = counter.snapshot().since(&before);
+    assert_eq!(
+        miss.get("GetItem"),
+        1,
+        "a miss reads the index once: {miss:?}"
+    );
+    assert_eq!(
+        miss.get("TransactWriteItems"),
+        1,
+        "and writes once: {miss:?}"
+    );
+    assert_eq!(
+        miss.0.len(),
+        3,
+        "nothing else but one GenerateDataKey: {miss:?}"
+    );
+    assert_eq!(miss.get("GenerateDataKey"), 1);
+
+    let before = counter.snapshot();
+    tokenizer.tokenize(&req).await.expect("hit");
+    let hit = counter.snapshot().since(&before);
+    assert_eq!(
+        hit.0.into_iter().collect::<Vec<_>>(),
+        [("GetItem".to_owned(), 1)],
+        "a hit is one read"
+    );
+
+    let solo = TokenizeRequest {
+        dedupe: false,
+        ..req
+    };
+    let before = counter.snapshot();
+    tokenizer.tokenize(&solo).await.expect("no dedupe");
+    let put = counter.snapshot().since(&before);
+    assert_eq!(
+        put.0.into_iter().collect::<Vec<_>>(),
+        [("PutItem".to_owned(), 1)],
+        "dedupe:false is one write"
+    );
+
+    // 500 more tokenizations reuse the cached data key: no further KMS call.
+    let fresh = s.tokenizer(Arc::new(SystemClock)).await;
+    let before = counter.snapshot();
+    let many: Vec<_> = (0..100)
+        .map(|_| TokenizeRequest {
+            dedupe: false,
+            ..TokenizeRequest::new(pan("4111111111111111"))
+        })
+        .collect();
+    for _ in 0..5 {
+        for r in fresh.tokenize_batch(&many).await.expect("batch") {
+            r.expect("tokenize");
+        }
+    }
+    let bulk = counter.snapshot().since(&before);
+    assert_eq!(bulk.get("PutItem"), 500);
+    assert_eq!(bulk.get("GenerateDataKey"), 1, "{bulk:?}");
+}
+
+#[tokio::test]
+async fn start_up_fails_clearly_without_secret_table_or_key() {
+    let s = stack().await;
+    let sdk = s.sdk.clone();
+    let cases = [
+        (
+            "TESSERA_FINGERPRINT_SECRET_ID",
+            "tessera/no-such-secret",
+            "fingerprint key secret tessera/no-such-secret was not found",
+        ),
+        ("TESSERA_TABLE", "no-such-table", "vault table check failed"),
+        (
+            "TESSERA_KMS_KEY_ID",
+            "arn:aws:kms:us-east-1:123456789012:key/00000000-0000-0000-0000-000000000000",
+            "KMS key check failed",
+        ),
+    ];
+    for (name, value, expected) in cases {
+        let mut env = s.env();
+        env.insert(name.into(), value.into());
+        let err = build_app(FunctionKind::Tokenize, env_reader(env), &sdk, no_metrics())
+            .await
+            .err()
+            .unwrap_or_else(|| panic!("start-up with a lost {name} must fail"));
+        assert!(err.to_string().contains(expected), "{name}: {err}");
+    }
+    let mut env = s.env();
+    env.remove("TESSERA_TABLE");
+    env.remove("TESSERA_KMS_KEY_ID");
+    let err = build_app(
+        FunctionKind::Detokenize,
+        env_reader(env),
+        &sdk,
+        no_metrics(),
+    )
+    .await
+    .err()
+    .expect("missing");
+    assert_eq!(
+        err.to_string(),
+        "missing configuration: TESSERA_TABLE, TESSERA_KMS_KEY_ID"
+    );
+    // And a healthy start for each function.
+    for kind in [
+        FunctionKind::Tokenize,
+        FunctionKind::Detokenize,
+        FunctionKind::Admin,
+    ] {
+        assert!(
+            build_app(kind, env_reader(s.env()), &sdk, no_metrics())
+                .await
+                .is_ok(),
+            "{kind:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_dev_principal_is_refused_off_loopback() {
+    let s = stack().await;
+    let mut env = s.env();
+    env.insert(
+        "TESSERA_DEV_PRINCIPAL".into(),
+        tessera_e2e::TOKENIZER_ROLE.into(),
+    );
+    assert!(
+        build_app(
+            FunctionKind::Tokenize,
+            env_reader(env.clone()),
+            &s.sdk,
+            no_metrics()
+        )
+        .await
+        .is_ok()
+    );
+    let remote = s
+        .sdk
+        .to_builder()
+        .endpoint_url("https://dynamodb.us-east-1.amazonaws.com")
+        .build();
+    let err = build_app(
+        FunctionKind::Tokenize,
+        env_reader(env),
+        &remote,
+        no_metrics(),
+    )
+    .await
+    .err()
+    .expect("refused");
+    assert!(err.to_string().contains("not a loopback address"), "{err}");
+}
+
+#[tokio::test]
+async fn a_tampered_record_fails_integrity() {
+    let s = stack().await;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let tokenizer = s.tokenizer(clock.clone()).await;
+    let t = tokenizer
+        .tokenize(&TokenizeRequest::new(pan("4111111111111111")))
+        .await
+        .expect("t")
+        .token;
+    let mut record = s.vault().get(&t).await.expect("get").expect("stored");
+    record.ciphertext[13] ^= 1;
+    // Rewrite through the SDK directly, as an attacker with table access would.
+    s.clients
+        .dynamodb
+        .update_item()
+        .table_name(&s.made.table)
+        .key(
+            "pk",
+            aws_sdk_dynamodb::types::AttributeValue::S(format!("t#{}", t.as_str())),
+        )
+        .update_expression("SET ct = :ct")
+        .expression_attribute_values(
+            ":ct",
+            aws_sdk_dynamodb::types::AttributeValue::B(record.ciphertext.into()),
+        )
+        .send()
+        .await
+        .expect("tamper");
+    assert!(matches!(
+        s.detokenizer(clock).detokenize(&t).await,
+        Err(Error::Integrity(_))
+    ));
+    let _ = s.vault().describe(&t).await.expect("describe still works");
+}
