@@ -276,7 +276,7 @@ impl App {
             errors: u64::from(status.is_server_error()),
             kms_calls: self.kms_calls().saturating_sub(kms_before),
             data_key_cache_hits: keys_after.cache_hits.saturating_sub(keys_before.cache_hits),
-            latency_ms: elapsed.as_secs_f64() * 1000.0,
+            latency_us: u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
         };
         (self.metrics)(metrics.to_emf(
             SystemClock.now_millis(),

@@ -205,12 +205,23 @@ impl Decision {
     }
 }
 
+/// Whether the request carries no authorizer context at all: an HTTP API
+/// v2 payload without `requestContext.authorizer`, which is what a local
+/// function-URL emulator sends. API Gateway with `AWS_IAM` always sends one
+/// (REST: `identity`, v2: `authorizer.iam`), so a gateway request that merely
+/// lacks a principal is still judged unauthenticated, dev setting or not.
+fn has_no_authorizer_context(request: &Request) -> bool {
+    matches!(request.request_context_ref(), Some(RequestContext::ApiGatewayV2(ctx)) if ctx.authorizer.is_none())
+}
+
 /// Decides whether the request's caller may use a route guarded by `allow`.
 pub fn authorize(request: &Request, allow: &AllowList, dev_principal: Option<&str>) -> Decision {
     let (arn, source) = match (caller_arn(request), dev_principal) {
         (Some(arn), _) => (arn, Source::Iam),
-        (None, Some(dev)) => (dev.to_owned(), Source::DevSetting),
-        (None, None) => return Decision::Unauthenticated,
+        (None, Some(dev)) if has_no_authorizer_context(request) => {
+            (dev.to_owned(), Source::DevSetting)
+        }
+        _ => return Decision::Unauthenticated,
     };
     match Principal::parse(&arn) {
         None => Decision::Deny {
