@@ -1,6 +1,6 @@
 # Shared by scripts/dev and scripts/test. Sourced, not run.
 # Everything installs under the project: .venv (moto, cargo-lambda, zig),
-# .venv-iac (cfn-lint, checkov, sam), .tools (cfn-guard via cargo install).
+# .venv-iac (cfn-lint, checkov, sam). cfn-guard comes from `cargo install`.
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"

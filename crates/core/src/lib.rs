@@ -55,7 +55,8 @@ pub use keycache::{
 pub use metadata::{MAX_METADATA_BYTES, MAX_METADATA_KEYS, Metadata, MetadataError};
 pub use pan::{MAX_PAN_DIGITS, MIN_PAN_DIGITS, Pan, PanError, luhn_valid};
 pub use ports::{
-    Clock, CreateError, KeyError, KeyRing, OsRandom, Random, SystemClock, Vault, VaultError,
+    Clock, CreateError, KeyError, KeyRing, OsRandom, Random, SystemClock, ThreadRandom, Vault,
+    VaultError,
 };
 pub use record::{
     Fingerprint, IndexEntry, IndexKey, RECORD_VERSION, TokenDescription, TokenFacts, VaultRecord,

@@ -9,7 +9,7 @@ use tessera_aws::sdk::{endpoint_is_loopback, load_sdk_config};
 use tessera_aws::secrets::load_fingerprint_key;
 use tessera_aws::{AwsClients, DynamoVault, KmsKeyRing};
 use tessera_core::{
-    CacheLimits, Detokenizer, Eraser, Fingerprinter, OsRandom, Ports, SystemClock, Tokenizer,
+    CacheLimits, Detokenizer, Eraser, Fingerprinter, Ports, SystemClock, ThreadRandom, Tokenizer,
 };
 use tracing::{error, info, warn};
 
@@ -93,7 +93,7 @@ pub async fn build_app(
     let ports = Ports {
         vault,
         clock: Arc::new(SystemClock),
-        rng: Arc::new(OsRandom),
+        rng: Arc::new(ThreadRandom),
         vault_id: table.clone(),
     };
     let keyring = key_id.map(|id| Arc::new(KmsKeyRing::new(clients.kms.clone(), id, &table)));

@@ -13,7 +13,7 @@ use tessera_aws::provision::{Fixture, Names, import_fixtures, provision};
 use tessera_aws::sdk::{endpoint_is_loopback, load_sdk_config};
 use tessera_aws::secrets::load_fingerprint_key;
 use tessera_aws::{AwsClients, DynamoVault, KmsKeyRing};
-use tessera_core::{CacheLimits, Fingerprinter, OsRandom, Ports, SystemClock, Tokenizer};
+use tessera_core::{CacheLimits, Fingerprinter, Ports, SystemClock, ThreadRandom, Tokenizer};
 
 struct Args {
     env_file: Option<String>,
@@ -73,7 +73,7 @@ async fn run(args: Args) -> Result<(), String> {
         let ports = Ports {
             vault: Arc::new(DynamoVault::new(clients.dynamodb.clone(), &made.table)),
             clock: Arc::new(SystemClock),
-            rng: Arc::new(OsRandom),
+            rng: Arc::new(ThreadRandom),
             vault_id: made.table.clone(),
         };
         let keyring = Arc::new(KmsKeyRing::new(
