@@ -138,6 +138,14 @@ pub struct Ports {
     pub vault_id: String,
 }
 
+fn check_batch(items: usize) -> Result<(), Error> {
+    if items > MAX_BATCH_ITEMS {
+        Err(Error::BatchTooLarge)
+    } else {
+        Ok(())
+    }
+}
+
 fn facts_for(
     pan: &Pan,
     format: TokenFormat,
@@ -275,9 +283,7 @@ impl Tokenizer {
         &self,
         requests: &[TokenizeRequest],
     ) -> Result<Vec<Result<Tokenized, Error>>, Error> {
-        if requests.len() > MAX_BATCH_ITEMS {
-            return Err(Error::BatchTooLarge);
-        }
+        check_batch(requests.len())?;
         Ok(futures::stream::iter(requests)
             .map(|r| self.tokenize(r))
             .buffered(BATCH_CONCURRENCY)
@@ -416,9 +422,7 @@ impl Detokenizer {
         &self,
         tokens: &[Token],
     ) -> Result<Vec<Result<Detokenized, Error>>, Error> {
-        if tokens.len() > MAX_BATCH_ITEMS {
-            return Err(Error::BatchTooLarge);
-        }
+        check_batch(tokens.len())?;
         let records = self.ports.vault.get_many(tokens).await?;
         Ok(futures::stream::iter(tokens.iter().zip(records))
             .map(|(token, record)| self.open(token, record))

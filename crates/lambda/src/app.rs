@@ -409,35 +409,25 @@ impl App {
                     .into_iter()
                     .map(TokenizeBody::into_request)
                     .collect();
-                let valid: Vec<_> = parsed
-                    .iter()
-                    .filter_map(|r| r.as_ref().ok().cloned())
-                    .collect();
-                let mut issued = t
-                    .tokenize_batch(&valid)
-                    .await
-                    .map_err(|e| self.fail(e))?
-                    .into_iter();
+                let outcomes = self
+                    .run_batch(
+                        &parsed,
+                        |valid| async move { t.tokenize_batch(&valid).await },
+                    )
+                    .await?;
                 let mut hints = Vec::new();
-                let results: Vec<Value> = parsed
+                let results: Vec<Value> = outcomes
                     .iter()
-                    .map(|p| match p {
+                    .map(|outcome| match outcome {
+                        Ok(t) => {
+                            hints.push(t.token.hint().to_owned());
+                            let status = if t.created { 201 } else { 200 };
+                            with_status(status, &TokenView::issued(t))
+                        }
                         Err(problem) => item_error(problem),
-                        Ok(_) => match issued.next() {
-                            Some(Ok(t)) => {
-                                hints.push(t.token.hint().to_owned());
-                                let status = if t.created { 201 } else { 200 };
-                                with_status(status, &TokenView::issued(&t))
-                            }
-                            Some(Err(e)) => item_error(&self.fail(e)),
-                            None => item_error(&Problem::new(Kind::Internal, "missing result")),
-                        },
                     })
                     .collect();
-                let mut reply = Reply::json(StatusCode::OK, &json!({ "results": results }));
-                reply.items = results.len();
-                reply.token_hint = hints.join(",");
-                Ok(reply)
+                Ok(batch_reply(results, hints))
             }
             (Service::Tokenize(t), Operation::Lookup) => {
                 let body = api::parse_body::<LookupBody>(body, Shape::Lookup)?;
@@ -474,37 +464,33 @@ impl App {
                 check_batch_size(body.tokens.len())?;
                 let parsed: Vec<Result<Token, Problem>> =
                     body.tokens.iter().map(|t| api::parse_token(t)).collect();
-                let valid: Vec<Token> = parsed
-                    .iter()
-                    .filter_map(|r| r.as_ref().ok().cloned())
-                    .collect();
-                let mut opened = d
-                    .detokenize_batch(&valid)
-                    .await
-                    .map_err(|e| self.fail(e))?
-                    .into_iter();
+                let outcomes = self
+                    .run_batch(
+                        &parsed,
+                        |valid| async move { d.detokenize_batch(&valid).await },
+                    )
+                    .await?;
                 let mut hints = Vec::new();
                 let results: Vec<Value> = parsed
                     .iter()
-                    .map(|p| match p {
-                        Err(problem) => item_error(problem),
-                        Ok(token) => {
+                    .zip(&outcomes)
+                    .map(|(token, outcome)| {
+                        if let Ok(token) = token {
                             hints.push(token.hint().to_owned());
-                            match opened.next() {
-                                Some(Ok(out)) => with_status(200, &DetokenizedView::new(&out)),
-                                Some(Err(e)) => {
-                                    let mut v = item_error(&self.fail(e));
-                                    v["token"] = Value::String(token.as_str().to_owned());
-                                    v
-                                }
-                                None => item_error(&Problem::new(Kind::Internal, "missing result")),
+                        }
+                        match (token, outcome) {
+                            (_, Ok(out)) => with_status(200, &DetokenizedView::new(out)),
+                            // A token that parsed is echoed; one that did not may be a PAN.
+                            (Ok(token), Err(problem)) => {
+                                let mut v = item_error(problem);
+                                v["token"] = Value::String(token.as_str().to_owned());
+                                v
                             }
+                            (Err(_), Err(problem)) => item_error(problem),
                         }
                     })
                     .collect();
-                let mut reply = Reply::json(StatusCode::OK, &json!({ "results": results }));
-                reply.items = results.len();
-                reply.token_hint = hints.join(",");
+                let mut reply = batch_reply(results, hints);
                 reply.reason = reason;
                 Ok(reply)
             }
@@ -522,6 +508,34 @@ impl App {
             // Routing only yields this function's operations.
             _ => Err(Problem::new(Kind::RouteNotFound, "no such route")),
         }
+    }
+
+    /// Runs a batch operation on the items that parsed and merges its results
+    /// with the parse failures, keeping the input order.
+    async fn run_batch<I, O, Fut>(
+        &self,
+        parsed: &[Result<I, Problem>],
+        run: impl FnOnce(Vec<I>) -> Fut,
+    ) -> Result<Vec<Result<O, Problem>>, Problem>
+    where
+        I: Clone,
+        Fut: Future<Output = Result<Vec<Result<O, tessera_core::Error>>, tessera_core::Error>>,
+    {
+        let valid: Vec<I> = parsed
+            .iter()
+            .filter_map(|r| r.as_ref().ok().cloned())
+            .collect();
+        let mut outcomes = run(valid).await.map_err(|e| self.fail(e))?.into_iter();
+        Ok(parsed
+            .iter()
+            .map(|p| match p {
+                Err(problem) => Err(problem.clone()),
+                Ok(_) => match outcomes.next() {
+                    Some(outcome) => outcome.map_err(|e| self.fail(e)),
+                    None => Err(Problem::new(Kind::Internal, "missing result")),
+                },
+            })
+            .collect())
     }
 
     /// Maps a core error to a problem, logging the ones that are ours to fix.
@@ -546,6 +560,13 @@ fn check_batch_size(n: usize) -> Result<(), Problem> {
     } else {
         Ok(())
     }
+}
+
+fn batch_reply(results: Vec<Value>, hints: Vec<String>) -> Reply {
+    let mut reply = Reply::json(StatusCode::OK, &json!({ "results": results }));
+    reply.items = results.len();
+    reply.token_hint = hints.join(",");
+    reply
 }
 
 fn with_status(status: u16, body: &impl Serialize) -> Value {
