@@ -90,3 +90,57 @@ where
         },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_kms::operation::decrypt::DecryptError;
+    use aws_smithy_types::body::SdkBody;
+    use aws_smithy_types::error::ErrorMetadata;
+
+    use super::*;
+
+    fn service(code: &str, status: u16) -> SdkError<DecryptError, Response> {
+        let err = DecryptError::generic(ErrorMetadata::builder().code(code).build());
+        let raw = Response::new(status.try_into().expect("status"), SdkBody::empty());
+        SdkError::service_error(err, raw)
+    }
+
+    #[test]
+    fn transient_failures_are_retryable() {
+        let timeout: SdkError<DecryptError, Response> = SdkError::timeout_error("slow");
+        assert!(key_error(&timeout).is_retryable());
+        assert!(key_error(&service("InternalFailure", 500)).is_retryable());
+        assert!(key_error(&service("ThrottlingException", 400)).is_retryable());
+        assert!(
+            vault_error(&service("ProvisionedThroughputExceededException", 400)).is_retryable()
+        );
+    }
+
+    #[test]
+    fn the_rest_map_to_their_own_errors() {
+        assert_eq!(
+            key_error(&service("AccessDeniedException", 400)),
+            KeyError::AccessDenied("AccessDeniedException".into())
+        );
+        assert_eq!(
+            key_error(&service("InvalidCiphertextException", 400)),
+            KeyError::InvalidCiphertext
+        );
+        assert!(matches!(
+            key_error(&service("DisabledException", 400)),
+            KeyError::KeyUnusable(_)
+        ));
+        assert!(matches!(
+            key_error(&service("NotFoundException", 400)),
+            KeyError::KeyUnusable(_)
+        ));
+        assert!(matches!(
+            vault_error(&service("ResourceNotFoundException", 400)),
+            VaultError::TableNotFound(_)
+        ));
+        assert!(matches!(
+            vault_error(&service("ValidationException", 400)),
+            VaultError::Other(_)
+        ));
+    }
+}
