@@ -456,6 +456,19 @@ mod tests {
     }
 
     #[test]
+    fn request_bodies_never_print_the_pan() {
+        let body: TokenizeBody = parse_body(
+            br#"{"pan":"4111 1111 1111 1111","format":"fpe"}"#,
+            Shape::Tokenize,
+        )
+        .expect("valid");
+        let printed = format!("{body:?} {:?}", body.pan);
+        assert!(!printed.contains("4111"), "{printed}");
+        let request = body.into_request().expect("valid");
+        assert!(!format!("{request:?}").contains("4111"));
+    }
+
+    #[test]
     fn reasons() {
         assert!(parse_reason(Some("chargeback CB-1234")).is_ok());
         assert_eq!(
