@@ -7,17 +7,15 @@
 //! reached through the traits in [`ports`]; in-memory versions are in [`memory`].
 //!
 //! ```
-//! # tokio_test();
-//! # fn tokio_test() {}
 //! use std::sync::Arc;
 //! use tessera_core::{memory::*, *};
 //!
-//! # async fn demo() -> Result<(), Error> {
+//! # futures::executor::block_on(async {
 //! let keyring = Arc::new(MemoryKeyRing::new("demo"));
 //! let ports = Ports {
 //!     vault: Arc::new(MemoryVault::new()),
 //!     clock: Arc::new(SystemClock),
-//!     rng: Arc::new(OsRandom),
+//!     rng: Arc::new(ThreadRandom),
 //!     vault_id: "demo".into(),
 //! };
 //! let key = FingerprintKey::new(&[7; 32], "v1").expect("32 bytes");
@@ -26,8 +24,10 @@
 //!
 //! let pan = Pan::parse("4111 1111 1111 1111").expect("valid");
 //! let issued = tokenizer.tokenize(&TokenizeRequest::new(pan.clone())).await?;
+//! assert!(issued.token.as_str().starts_with("tok_"));
 //! assert_eq!(detokenizer.detokenize(&issued.token).await?.pan, pan);
-//! # Ok(()) }
+//! # Ok::<(), Error>(())
+//! # }).expect("round trip");
 //! ```
 
 mod brand;
