@@ -193,24 +193,18 @@ impl Tokenizer {
             .dedupe
             .then(|| self.index_key(&request.pan, request.format));
         for _ in 0..MAX_WRITE_ATTEMPTS {
-            let outcome = match &index_key {
-                Some(key) => {
-                    if let Some(hit) = self.live_index(key, &request.pan, now).await? {
-                        return Ok(hit);
-                    }
-                    let record = self.seal(request, now, expires_at, Some(key)).await?;
-                    let index = self.index_entry(key, &record, now, expires_at);
-                    self.ports
-                        .vault
-                        .create_with_index(&record, &index, now)
-                        .await
-                        .map(|()| record)
-                }
-                None => {
-                    let record = self.seal(request, now, expires_at, None).await?;
-                    self.ports.vault.create(&record).await.map(|()| record)
-                }
-            };
+            if let Some(key) = &index_key
+                && let Some(hit) = self.live_index(key, &request.pan, now).await?
+            {
+                return Ok(hit);
+            }
+            let record = self
+                .seal(request, now, expires_at, index_key.as_ref())
+                .await?;
+            let outcome = self
+                .store(&record, index_key.as_ref())
+                .await
+                .map(|()| record);
             match outcome {
                 Ok(record) => {
                     return Ok(Tokenized {
@@ -257,16 +251,7 @@ impl Tokenizer {
         let record = self
             .seal_as(token, request, now, expires_at, key.as_ref())
             .await?;
-        let written = match &key {
-            Some(key) => {
-                let index = self.index_entry(key, &record, now, expires_at);
-                self.ports
-                    .vault
-                    .create_with_index(&record, &index, now)
-                    .await
-            }
-            None => self.ports.vault.create(&record).await,
-        };
+        let written = self.store(&record, key.as_ref()).await;
         match written {
             Ok(()) => Ok(Tokenized {
                 token: record.token,
@@ -337,20 +322,28 @@ impl Tokenizer {
         })
     }
 
-    fn index_entry(
+    /// Writes a record: with its dedup index item (atomically) when `index`
+    /// is given, alone otherwise.
+    async fn store(
         &self,
-        key: &IndexKey,
         record: &VaultRecord,
-        now: i64,
-        expires_at: Option<i64>,
-    ) -> IndexEntry {
-        IndexEntry {
+        index: Option<&IndexKey>,
+    ) -> Result<(), CreateError> {
+        let Some(key) = index else {
+            return self.ports.vault.create(record).await;
+        };
+        let entry = IndexEntry {
             key: key.clone(),
             token: record.token.clone(),
             key_version: self.fingerprinter.key_version().to_owned(),
-            created_at: now,
-            expires_at,
-        }
+            created_at: record.facts.created_at,
+            expires_at: record.facts.expires_at,
+        };
+        let now = record.facts.created_at;
+        self.ports
+            .vault
+            .create_with_index(record, &entry, now)
+            .await
     }
 
     async fn seal(
