@@ -6,12 +6,12 @@ use std::sync::Arc;
 use tessera_aws::KmsKeyRing;
 use tessera_core::memory::ManualClock;
 use tessera_core::{
-    Clock, Error, Expiry, KeyError, KeyRing, Pan, SystemClock, Token, TokenFormat, TokenizeRequest,
-    Vault,
+    Clock, DataKeyIssuer, DataKeyUnwrapper, Error, Expiry, IssuingVault, KeyError, Pan,
+    ReadingVault, SystemClock, Token, TokenFormat, TokenizeRequest,
 };
 use tessera_e2e::{env_reader, stack};
 use tessera_lambda::metrics::MetricsSink;
-use tessera_lambda::{FunctionKind, build_app};
+use tessera_lambda::{Admin, Detokenize, Tokenize, build_app};
 
 fn pan(s: &str) -> Pan {
     Pan::parse(s).expect("valid test PAN")
@@ -289,7 +289,7 @@ async fn start_up_fails_clearly_without_secret_table_or_key() {
     for (name, value, expected) in cases {
         let mut env = s.env();
         env.insert(name.into(), value.into());
-        let err = build_app(FunctionKind::Tokenize, env_reader(env), &sdk, no_metrics())
+        let err = build_app::<Tokenize>(env_reader(env), &sdk, no_metrics())
             .await
             .err()
             .unwrap_or_else(|| panic!("start-up with a lost {name} must fail"));
@@ -298,32 +298,27 @@ async fn start_up_fails_clearly_without_secret_table_or_key() {
     let mut env = s.env();
     env.remove("TESSERA_TABLE");
     env.remove("TESSERA_KMS_KEY_ID");
-    let err = build_app(
-        FunctionKind::Detokenize,
-        env_reader(env),
-        &sdk,
-        no_metrics(),
-    )
-    .await
-    .err()
-    .expect("missing");
+    let err = build_app::<Detokenize>(env_reader(env), &sdk, no_metrics())
+        .await
+        .err()
+        .expect("missing");
     assert_eq!(
         err.to_string(),
         "missing configuration: TESSERA_TABLE, TESSERA_KMS_KEY_ID"
     );
     // And a healthy start for each function.
-    for kind in [
-        FunctionKind::Tokenize,
-        FunctionKind::Detokenize,
-        FunctionKind::Admin,
-    ] {
-        assert!(
-            build_app(kind, env_reader(s.env()), &sdk, no_metrics())
-                .await
-                .is_ok(),
-            "{kind:?}"
-        );
-    }
+    let env = || env_reader(s.env());
+    assert!(
+        build_app::<Tokenize>(env(), &sdk, no_metrics())
+            .await
+            .is_ok()
+    );
+    assert!(
+        build_app::<Detokenize>(env(), &sdk, no_metrics())
+            .await
+            .is_ok()
+    );
+    assert!(build_app::<Admin>(env(), &sdk, no_metrics()).await.is_ok());
 }
 
 #[tokio::test]
@@ -335,29 +330,19 @@ async fn the_dev_principal_is_refused_off_loopback() {
         tessera_e2e::TOKENIZER_ROLE.into(),
     );
     assert!(
-        build_app(
-            FunctionKind::Tokenize,
-            env_reader(env.clone()),
-            &s.sdk,
-            no_metrics()
-        )
-        .await
-        .is_ok()
+        build_app::<Tokenize>(env_reader(env.clone()), &s.sdk, no_metrics())
+            .await
+            .is_ok()
     );
     let remote = s
         .sdk
         .to_builder()
         .endpoint_url("https://dynamodb.us-east-1.amazonaws.com")
         .build();
-    let err = build_app(
-        FunctionKind::Tokenize,
-        env_reader(env),
-        &remote,
-        no_metrics(),
-    )
-    .await
-    .err()
-    .expect("refused");
+    let err = build_app::<Tokenize>(env_reader(env), &remote, no_metrics())
+        .await
+        .err()
+        .expect("refused");
     assert!(err.to_string().contains("not a loopback address"), "{err}");
 }
 

@@ -86,7 +86,6 @@ impl Stack {
     /// Ports on this stack with the given clock.
     pub fn ports(&self, clock: Arc<dyn Clock>) -> Ports {
         Ports {
-            vault: self.vault(),
             clock,
             rng: Arc::new(OsRandom),
             vault_id: self.made.table.clone(),
@@ -100,6 +99,7 @@ impl Stack {
             .expect("fingerprint key");
         Tokenizer::new(
             self.ports(clock),
+            self.vault(),
             self.keyring(),
             Fingerprinter::new(&key),
             CacheLimits::default(),
@@ -108,12 +108,17 @@ impl Stack {
 
     /// A detokenizer.
     pub fn detokenizer(&self, clock: Arc<dyn Clock>) -> Detokenizer {
-        Detokenizer::new(self.ports(clock), self.keyring(), CacheLimits::default())
+        Detokenizer::new(
+            self.ports(clock),
+            self.vault(),
+            self.keyring(),
+            CacheLimits::default(),
+        )
     }
 
     /// An eraser.
     pub fn eraser(&self) -> Eraser {
-        Eraser::new(self.ports(Arc::new(SystemClock)))
+        Eraser::new(self.vault())
     }
 
     /// The environment a function on this stack would see.

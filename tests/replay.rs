@@ -12,7 +12,7 @@ use tessera_aws::provision::{Fixture, import_fixtures};
 use tessera_core::{SystemClock, luhn_valid};
 use tessera_e2e::{env_reader, stack};
 use tessera_lambda::telemetry::{LogFormat, dispatch};
-use tessera_lambda::{App, FunctionKind, build_app};
+use tessera_lambda::{Admin, Detokenize, Function, Serve, Tokenize, build_app};
 use tracing_subscriber::fmt::MakeWriter;
 
 const EVENTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../events");
@@ -110,22 +110,27 @@ fn check_body(name: &str, body: &Value, expect: &Value) {
     }
 }
 
-async fn apps(s: &tessera_e2e::Stack, capture: &Capture) -> HashMap<&'static str, App> {
-    let mut apps = HashMap::new();
-    for kind in [
-        FunctionKind::Tokenize,
-        FunctionKind::Detokenize,
-        FunctionKind::Admin,
-    ] {
-        let sink = capture.clone();
-        let metrics: tessera_lambda::metrics::MetricsSink = Arc::new(move |line: String| {
-            let mut sink = sink.clone();
-            let _ = writeln!(sink, "{line}");
-        });
-        let app = build_app(kind, env_reader(s.env()), &s.sdk, metrics)
+async fn app<F: Function>(s: &tessera_e2e::Stack, capture: &Capture) -> Box<dyn Serve> {
+    let sink = capture.clone();
+    let metrics: tessera_lambda::metrics::MetricsSink = Arc::new(move |line: String| {
+        let mut sink = sink.clone();
+        let _ = writeln!(sink, "{line}");
+    });
+    Box::new(
+        build_app::<F>(env_reader(s.env()), &s.sdk, metrics)
             .await
-            .expect("start");
-        apps.insert(kind.name(), app);
+            .expect("start"),
+    )
+}
+
+async fn apps(s: &tessera_e2e::Stack, capture: &Capture) -> HashMap<&'static str, Box<dyn Serve>> {
+    let mut apps = HashMap::new();
+    for app in [
+        app::<Tokenize>(s, capture).await,
+        app::<Detokenize>(s, capture).await,
+        app::<Admin>(s, capture).await,
+    ] {
+        apps.insert(app.name(), app);
     }
     apps
 }
@@ -162,10 +167,7 @@ async fn every_event_gives_its_expected_response_and_no_log_leaks_a_pan() {
         let app = &apps[expect["function"].as_str().expect("function")];
         let mut context = lambda_http::Context::default();
         context.request_id = format!("replay-{i}");
-        let response = app
-            .handle_event(event, context)
-            .await
-            .expect("an HTTP event");
+        let response = app.serve(event, context).await.expect("an HTTP event");
 
         assert_eq!(
             response["statusCode"], expect["status"],

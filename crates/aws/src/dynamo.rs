@@ -13,8 +13,9 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, KeysAndAttributes, Put, TransactWriteItem};
 use tessera_core::{
-    Brand, CreateError, Fingerprint, IndexEntry, IndexKey, Metadata, Token, TokenDescription,
-    TokenFacts, TokenFormat, Vault, VaultError, VaultRecord, WrappedKey,
+    Brand, CreateError, ErasingVault, Fingerprint, IndexEntry, IndexKey, IssuingVault, Metadata,
+    ReadingVault, Token, TokenDescription, TokenFacts, TokenFormat, VaultError, VaultRecord,
+    WrappedKey,
 };
 
 use crate::error::vault_error;
@@ -330,7 +331,7 @@ impl DynamoVault {
 }
 
 #[async_trait]
-impl Vault for DynamoVault {
+impl IssuingVault for DynamoVault {
     async fn find_index(&self, key: &IndexKey) -> Result<Option<IndexEntry>, VaultError> {
         // Consistent, so a writer that just lost a race sees the winner.
         self.get_projected(s(key.storage_key()), INDEX_ATTRIBUTES, true)
@@ -395,6 +396,16 @@ impl Vault for DynamoVault {
         }
     }
 
+    async fn describe(&self, token: &Token) -> Result<Option<TokenDescription>, VaultError> {
+        self.get_projected(record_pk(token), DESCRIBE_ATTRIBUTES, true)
+            .await?
+            .map(|item| parse_facts(&item))
+            .transpose()
+    }
+}
+
+#[async_trait]
+impl ReadingVault for DynamoVault {
     async fn get(&self, token: &Token) -> Result<Option<VaultRecord>, VaultError> {
         let out = self
             .client
@@ -463,14 +474,10 @@ impl Vault for DynamoVault {
             .map(|t| found.get(t.as_str()).cloned())
             .collect())
     }
+}
 
-    async fn describe(&self, token: &Token) -> Result<Option<TokenDescription>, VaultError> {
-        self.get_projected(record_pk(token), DESCRIBE_ATTRIBUTES, true)
-            .await?
-            .map(|item| parse_facts(&item))
-            .transpose()
-    }
-
+#[async_trait]
+impl ErasingVault for DynamoVault {
     async fn delete(&self, token: &Token) -> Result<bool, VaultError> {
         let Some(item) = self
             .get_projected(record_pk(token), DELETE_ATTRIBUTES, true)

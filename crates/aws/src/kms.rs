@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use aws_sdk_kms::Client;
 use aws_sdk_kms::primitives::Blob;
 use aws_sdk_kms::types::DataKeySpec;
-use tessera_core::{DataKey, KeyError, KeyRing, WrappedKey};
+use tessera_core::{DataKey, DataKeyIssuer, DataKeyUnwrapper, KeyError, WrappedKey};
 use zeroize::Zeroizing;
 
 use crate::error::key_error;
@@ -61,7 +61,7 @@ fn plaintext_key(blob: Option<Blob>) -> Result<DataKey, KeyError> {
 }
 
 #[async_trait]
-impl KeyRing for KmsKeyRing {
+impl DataKeyIssuer for KmsKeyRing {
     async fn generate(&self) -> Result<(DataKey, WrappedKey), KeyError> {
         let mut out = self
             .client
@@ -81,7 +81,10 @@ impl KeyRing for KmsKeyRing {
             .ok_or_else(|| KeyError::Other("GenerateDataKey returned no ciphertext".into()))?;
         Ok((key, WrappedKey::new(wrapped)))
     }
+}
 
+#[async_trait]
+impl DataKeyUnwrapper for KmsKeyRing {
     async fn unwrap(&self, wrapped: &WrappedKey) -> Result<DataKey, KeyError> {
         let mut out = self
             .client

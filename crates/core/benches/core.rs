@@ -11,8 +11,8 @@ use tessera_core::*;
 
 fn services() -> (Tokenizer, Detokenizer) {
     let keyring = Arc::new(MemoryKeyRing::new("bench"));
+    let vault = Arc::new(MemoryVault::new());
     let ports = Ports {
-        vault: Arc::new(MemoryVault::new()),
         clock: Arc::new(SystemClock),
         rng: Arc::new(ThreadRandom),
         vault_id: "bench".into(),
@@ -21,11 +21,12 @@ fn services() -> (Tokenizer, Detokenizer) {
     (
         Tokenizer::new(
             ports.clone(),
+            vault.clone(),
             keyring.clone(),
             Fingerprinter::new(&key),
             CacheLimits::default(),
         ),
-        Detokenizer::new(ports, keyring, CacheLimits::default()),
+        Detokenizer::new(ports, vault, keyring, CacheLimits::default()),
     )
 }
 

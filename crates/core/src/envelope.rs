@@ -8,7 +8,7 @@ use aes_gcm::{Aes256Gcm, Nonce};
 use zeroize::Zeroizing;
 
 use crate::pan::Pan;
-use crate::ports::Random;
+use crate::random::Random;
 use crate::secret::{DataKey, WrappedKey};
 use crate::token::Token;
 
@@ -123,7 +123,7 @@ impl fmt::Debug for CipherKey {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ports::OsRandom;
+    use crate::random::OsRandom;
 
     fn key() -> CipherKey {
         let dk = DataKey::from_slice(&[7u8; 32]).expect("32 bytes");

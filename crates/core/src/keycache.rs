@@ -13,7 +13,7 @@ use lru::LruCache;
 use sha2::{Digest, Sha256};
 
 use crate::envelope::CipherKey;
-use crate::ports::{KeyError, KeyRing};
+use crate::ports::{DataKeyIssuer, DataKeyUnwrapper, KeyError};
 use crate::secret::WrappedKey;
 
 /// Records one data key may encrypt before a new one is issued. Bounds how
@@ -50,9 +50,9 @@ impl Default for CacheLimits {
 /// How often the key ring was called and the cache was used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct KeyStats {
-    /// `KeyRing::generate` calls (KMS `GenerateDataKey`).
+    /// `DataKeyIssuer::generate` calls (KMS `GenerateDataKey`).
     pub generate_calls: u64,
-    /// `KeyRing::unwrap` calls (KMS `Decrypt`).
+    /// `DataKeyUnwrapper::unwrap` calls (KMS `Decrypt`).
     pub unwrap_calls: u64,
     /// Requests served from the cache.
     pub cache_hits: u64,
@@ -83,7 +83,7 @@ struct Lease {
 
 /// Hands out the current encryption data key, renewing it when a bound is hit.
 pub struct EncryptionKeyCache {
-    keyring: Arc<dyn KeyRing>,
+    keyring: Arc<dyn DataKeyIssuer>,
     limits: CacheLimits,
     // An async lock held across `generate`, so a burst of concurrent misses
     // costs one KMS call, not one per waiting request.
@@ -93,7 +93,7 @@ pub struct EncryptionKeyCache {
 
 impl EncryptionKeyCache {
     /// A cache over `keyring` with the given bounds.
-    pub fn new(keyring: Arc<dyn KeyRing>, limits: CacheLimits) -> EncryptionKeyCache {
+    pub fn new(keyring: Arc<dyn DataKeyIssuer>, limits: CacheLimits) -> EncryptionKeyCache {
         EncryptionKeyCache {
             keyring,
             limits,
@@ -137,7 +137,7 @@ type UnwrappedKeys = LruCache<[u8; 32], (Arc<CipherKey>, i64)>;
 
 /// Unwrapped data keys by digest of their wrapped blob, bounded in size and age.
 pub struct DecryptionKeyCache {
-    keyring: Arc<dyn KeyRing>,
+    keyring: Arc<dyn DataKeyUnwrapper>,
     limits: CacheLimits,
     entries: Mutex<UnwrappedKeys>,
     counters: Counters,
@@ -145,7 +145,7 @@ pub struct DecryptionKeyCache {
 
 impl DecryptionKeyCache {
     /// A cache over `keyring` with the given bounds.
-    pub fn new(keyring: Arc<dyn KeyRing>, limits: CacheLimits) -> DecryptionKeyCache {
+    pub fn new(keyring: Arc<dyn DataKeyUnwrapper>, limits: CacheLimits) -> DecryptionKeyCache {
         let capacity = NonZeroUsize::new(limits.max_entries).unwrap_or(NonZeroUsize::MIN);
         DecryptionKeyCache {
             keyring,

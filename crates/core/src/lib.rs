@@ -1,8 +1,11 @@
 //! Tessera's pure tokenization core.
 //!
 //! Parse a [`Pan`], issue a random [`Token`] for it, keep the PAN encrypted
-//! (AES-256-GCM under a cached, KMS-wrapped data key) in a [`Vault`], and turn
-//! tokens back into PANs only through a [`Detokenizer`]. No AWS, network,
+//! (AES-256-GCM under a cached, KMS-wrapped data key) in a vault, and turn
+//! tokens back into PANs only through a [`Detokenizer`]. The vault and key
+//! ports are split by capability, as the IAM roles are: [`IssuingVault`] and
+//! [`DataKeyIssuer`] for tokenize, [`ReadingVault`] and [`DataKeyUnwrapper`]
+//! for detokenize, [`ErasingVault`] for admin. No AWS, network,
 //! filesystem, clock or randomness that a test cannot replace: the world is
 //! reached through the traits in [`ports`]; in-memory versions are in [`memory`].
 //!
@@ -12,15 +15,15 @@
 //!
 //! # futures::executor::block_on(async {
 //! let keyring = Arc::new(MemoryKeyRing::new("demo"));
+//! let vault = Arc::new(MemoryVault::new());
 //! let ports = Ports {
-//!     vault: Arc::new(MemoryVault::new()),
 //!     clock: Arc::new(SystemClock),
 //!     rng: Arc::new(ThreadRandom),
 //!     vault_id: "demo".into(),
 //! };
 //! let key = FingerprintKey::new(&[7; 32], "v1").expect("32 bytes");
-//! let tokenizer = Tokenizer::new(ports.clone(), keyring.clone(), Fingerprinter::new(&key), CacheLimits::default());
-//! let detokenizer = Detokenizer::new(ports, keyring, CacheLimits::default());
+//! let tokenizer = Tokenizer::new(ports.clone(), vault.clone(), keyring.clone(), Fingerprinter::new(&key), CacheLimits::default());
+//! let detokenizer = Detokenizer::new(ports, vault, keyring, CacheLimits::default());
 //!
 //! let pan = Pan::parse("4111 1111 1111 1111").expect("valid");
 //! let issued = tokenizer.tokenize(&TokenizeRequest::new(pan.clone())).await?;
@@ -39,6 +42,7 @@ pub mod memory;
 mod metadata;
 mod pan;
 pub mod ports;
+mod random;
 mod record;
 mod secret;
 mod service;
@@ -55,9 +59,10 @@ pub use keycache::{
 pub use metadata::{MAX_METADATA_BYTES, MAX_METADATA_KEYS, Metadata, MetadataError};
 pub use pan::{MAX_PAN_DIGITS, MIN_PAN_DIGITS, Pan, PanError, luhn_valid};
 pub use ports::{
-    Clock, CreateError, KeyError, KeyRing, OsRandom, Random, SystemClock, ThreadRandom, Vault,
-    VaultError,
+    Clock, CreateError, DataKeyIssuer, DataKeyUnwrapper, ErasingVault, IssuingVault, KeyError,
+    ReadingVault, SystemClock, VaultError,
 };
+pub use random::{OsRandom, Random, ThreadRandom};
 pub use record::{
     Fingerprint, IndexEntry, IndexKey, RECORD_VERSION, TokenDescription, TokenFacts, VaultRecord,
 };

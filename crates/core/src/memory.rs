@@ -10,7 +10,11 @@ use async_trait::async_trait;
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
-use crate::ports::{Clock, CreateError, KeyError, KeyRing, OsRandom, Random, Vault, VaultError};
+use crate::ports::{
+    Clock, CreateError, DataKeyIssuer, DataKeyUnwrapper, ErasingVault, IssuingVault, KeyError,
+    ReadingVault, VaultError,
+};
+use crate::random::{OsRandom, Random};
 use crate::record::{IndexEntry, IndexKey, TokenDescription, VaultRecord, is_expired};
 use crate::secret::{DataKey, KEY_BYTES, WrappedKey};
 use crate::token::Token;
@@ -87,7 +91,7 @@ impl MemoryVault {
 }
 
 #[async_trait]
-impl Vault for MemoryVault {
+impl IssuingVault for MemoryVault {
     async fn find_index(&self, key: &IndexKey) -> Result<Option<IndexEntry>, VaultError> {
         self.read();
         Ok(match self.lock().get(&key.storage_key()) {
@@ -129,6 +133,17 @@ impl Vault for MemoryVault {
         Ok(())
     }
 
+    async fn describe(&self, token: &Token) -> Result<Option<TokenDescription>, VaultError> {
+        self.read();
+        Ok(self.record(token).map(|r| TokenDescription {
+            facts: r.facts,
+            metadata: r.metadata,
+        }))
+    }
+}
+
+#[async_trait]
+impl ReadingVault for MemoryVault {
     async fn get(&self, token: &Token) -> Result<Option<VaultRecord>, VaultError> {
         self.read();
         Ok(self.record(token))
@@ -138,15 +153,10 @@ impl Vault for MemoryVault {
         self.read();
         Ok(tokens.iter().map(|t| self.record(t)).collect())
     }
+}
 
-    async fn describe(&self, token: &Token) -> Result<Option<TokenDescription>, VaultError> {
-        self.read();
-        Ok(self.record(token).map(|r| TokenDescription {
-            facts: r.facts,
-            metadata: r.metadata,
-        }))
-    }
-
+#[async_trait]
+impl ErasingVault for MemoryVault {
     async fn delete(&self, token: &Token) -> Result<bool, VaultError> {
         self.writes.fetch_add(1, Ordering::Relaxed);
         let mut items = self.lock();
@@ -205,7 +215,7 @@ impl std::fmt::Debug for MemoryKeyRing {
 }
 
 #[async_trait]
-impl KeyRing for MemoryKeyRing {
+impl DataKeyIssuer for MemoryKeyRing {
     async fn generate(&self) -> Result<(DataKey, WrappedKey), KeyError> {
         self.generate_calls.fetch_add(1, Ordering::Relaxed);
         let mut plain = Zeroizing::new([0u8; KEY_BYTES]);
@@ -228,7 +238,10 @@ impl KeyRing for MemoryKeyRing {
             DataKey::from_slice(plain.as_ref()).map_err(|e| KeyError::Other(e.to_string()))?;
         Ok((key, WrappedKey::new(blob)))
     }
+}
 
+#[async_trait]
+impl DataKeyUnwrapper for MemoryKeyRing {
     async fn unwrap(&self, wrapped: &WrappedKey) -> Result<DataKey, KeyError> {
         self.unwrap_calls.fetch_add(1, Ordering::Relaxed);
         let (nonce, body) = wrapped

@@ -50,9 +50,11 @@ pub enum CreateError {
     Vault(#[from] VaultError),
 }
 
-/// Where tokens and their encrypted PANs are kept.
+/// What the tokenize function may do to the vault: read dedup index items,
+/// create records (with or without an index item) and read a record's
+/// non-sensitive facts. Its IAM role has exactly these rights.
 #[async_trait]
-pub trait Vault: Send + Sync {
+pub trait IssuingVault: Send + Sync {
     /// Reads the dedup index item for a fingerprint.
     async fn find_index(&self, key: &IndexKey) -> Result<Option<IndexEntry>, VaultError>;
 
@@ -68,15 +70,23 @@ pub trait Vault: Send + Sync {
     /// Writes a record if its token is absent (no index item: `dedupe: false`).
     async fn create(&self, record: &VaultRecord) -> Result<(), CreateError>;
 
+    /// Reads only the non-sensitive facts of a record (never `ct`, `dk`, `fp`).
+    async fn describe(&self, token: &Token) -> Result<Option<TokenDescription>, VaultError>;
+}
+
+/// What the detokenize function may do to the vault: read whole records.
+#[async_trait]
+pub trait ReadingVault: Send + Sync {
     /// Reads a whole record, strongly consistent.
     async fn get(&self, token: &Token) -> Result<Option<VaultRecord>, VaultError>;
 
     /// Reads many records, in the order asked; `None` where absent.
     async fn get_many(&self, tokens: &[Token]) -> Result<Vec<Option<VaultRecord>>, VaultError>;
+}
 
-    /// Reads only the non-sensitive facts of a record (never `ct`, `dk`, `fp`).
-    async fn describe(&self, token: &Token) -> Result<Option<TokenDescription>, VaultError>;
-
+/// What the admin function may do to the vault: erase a token.
+#[async_trait]
+pub trait ErasingVault: Send + Sync {
     /// Deletes a record and the index item that points at it; `false` if absent.
     async fn delete(&self, token: &Token) -> Result<bool, VaultError>;
 }
@@ -108,12 +118,17 @@ impl KeyError {
     }
 }
 
-/// Issues and unwraps data keys (envelope encryption).
+/// Issues fresh data keys (KMS `GenerateDataKey`): the tokenize side of
+/// envelope encryption, which can encrypt but never unwrap.
 #[async_trait]
-pub trait KeyRing: Send + Sync {
+pub trait DataKeyIssuer: Send + Sync {
     /// A fresh data key: the plaintext for encryption and the wrapped blob to store.
     async fn generate(&self) -> Result<(DataKey, WrappedKey), KeyError>;
+}
 
+/// Unwraps stored data keys (KMS `Decrypt`): the detokenize side.
+#[async_trait]
+pub trait DataKeyUnwrapper: Send + Sync {
     /// Recovers the plaintext of a wrapped data key.
     async fn unwrap(&self, wrapped: &WrappedKey) -> Result<DataKey, KeyError>;
 }
@@ -139,36 +154,5 @@ impl Clock for SystemClock {
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap_or_default();
         i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
-    }
-}
-
-/// A source of random bytes, replaceable in tests.
-pub trait Random: Send + Sync {
-    /// Fills `dest` with random bytes.
-    fn fill(&self, dest: &mut [u8]);
-}
-
-/// The operating system's CSPRNG.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct OsRandom;
-
-impl Random for OsRandom {
-    fn fill(&self, dest: &mut [u8]) {
-        // Without OS randomness no token or nonce is safe to issue: stop.
-        #[allow(clippy::expect_used)]
-        getrandom::getrandom(dest).expect("the operating system's random source failed");
-    }
-}
-
-/// A per-thread CSPRNG (rand's `ThreadRng`: ChaCha12, seeded from the
-/// operating system and reseeded as it is used). Issues tokens and nonces
-/// without a system call each, which is most of a tokenize's cost otherwise.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct ThreadRandom;
-
-impl Random for ThreadRandom {
-    fn fill(&self, dest: &mut [u8]) {
-        use rand::RngCore;
-        rand::thread_rng().fill_bytes(dest);
     }
 }

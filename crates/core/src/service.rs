@@ -15,7 +15,11 @@ use crate::fingerprint::Fingerprinter;
 use crate::keycache::{CacheLimits, DecryptionKeyCache, EncryptionKeyCache, KeyStats};
 use crate::metadata::Metadata;
 use crate::pan::Pan;
-use crate::ports::{Clock, CreateError, KeyError, KeyRing, Random, Vault, VaultError};
+use crate::ports::{
+    Clock, CreateError, DataKeyIssuer, DataKeyUnwrapper, ErasingVault, IssuingVault, KeyError,
+    ReadingVault, VaultError,
+};
+use crate::random::Random;
 use crate::record::{
     IndexEntry, IndexKey, RECORD_VERSION, TokenDescription, TokenFacts, VaultRecord, is_expired,
 };
@@ -125,11 +129,9 @@ pub struct Detokenized {
     pub facts: TokenFacts,
 }
 
-/// The ports every service needs.
+/// What every service needs besides its own vault and key capability.
 #[derive(Clone)]
 pub struct Ports {
-    /// The vault.
-    pub vault: Arc<dyn Vault>,
     /// The clock.
     pub clock: Arc<dyn Clock>,
     /// Randomness for tokens and nonces.
@@ -166,21 +168,24 @@ fn facts_for(
 /// Issues tokens. Holds the fingerprint key and an encryption-only key cache.
 pub struct Tokenizer {
     ports: Ports,
+    vault: Arc<dyn IssuingVault>,
     keys: EncryptionKeyCache,
     fingerprinter: Fingerprinter,
 }
 
 impl Tokenizer {
-    /// A tokenizer over `ports`, encrypting with keys from `keyring`.
+    /// A tokenizer writing to `vault`, encrypting with keys from `issuer`.
     pub fn new(
         ports: Ports,
-        keyring: Arc<dyn KeyRing>,
+        vault: Arc<dyn IssuingVault>,
+        issuer: Arc<dyn DataKeyIssuer>,
         fingerprinter: Fingerprinter,
         limits: CacheLimits,
     ) -> Tokenizer {
         Tokenizer {
             ports,
-            keys: EncryptionKeyCache::new(keyring, limits),
+            vault,
+            keys: EncryptionKeyCache::new(issuer, limits),
             fingerprinter,
         }
     }
@@ -269,8 +274,10 @@ impl Tokenizer {
         requests: &[TokenizeRequest],
     ) -> Result<Vec<Result<Tokenized, Error>>, Error> {
         check_batch(requests.len())?;
-        Ok(futures::stream::iter(requests)
-            .map(|r| self.tokenize(r))
+        // Collected first: a closure kept inside the stream's type makes the
+        // batch future unprovably `Send` (rust-lang/rust#64552).
+        let issuing: Vec<_> = requests.iter().map(|r| self.tokenize(r)).collect();
+        Ok(futures::stream::iter(issuing)
             .buffered(BATCH_CONCURRENCY)
             .collect()
             .await)
@@ -288,7 +295,7 @@ impl Tokenizer {
     /// A token's facts and metadata, never its PAN.
     pub async fn describe(&self, token: &Token) -> Result<TokenDescription, Error> {
         let now = self.ports.clock.now_secs();
-        match self.ports.vault.describe(token).await? {
+        match self.vault.describe(token).await? {
             Some(d) if !d.facts.is_expired(now) => Ok(d),
             _ => Err(Error::NotFound),
         }
@@ -312,7 +319,7 @@ impl Tokenizer {
         pan: &Pan,
         now: i64,
     ) -> Result<Option<Tokenized>, Error> {
-        Ok(match self.ports.vault.find_index(key).await? {
+        Ok(match self.vault.find_index(key).await? {
             Some(entry) if !is_expired(entry.expires_at, now) => Some(Tokenized {
                 facts: facts_for(pan, key.format, entry.created_at, entry.expires_at),
                 token: entry.token,
@@ -330,7 +337,7 @@ impl Tokenizer {
         index: Option<&IndexKey>,
     ) -> Result<(), CreateError> {
         let Some(key) = index else {
-            return self.ports.vault.create(record).await;
+            return self.vault.create(record).await;
         };
         let entry = IndexEntry {
             key: key.clone(),
@@ -340,10 +347,7 @@ impl Tokenizer {
             expires_at: record.facts.expires_at,
         };
         let now = record.facts.created_at;
-        self.ports
-            .vault
-            .create_with_index(record, &entry, now)
-            .await
+        self.vault.create_with_index(record, &entry, now).await
     }
 
     async fn seal(
@@ -392,21 +396,28 @@ impl Tokenizer {
 /// Turns tokens back into PANs. Holds a decryption-only key cache.
 pub struct Detokenizer {
     ports: Ports,
+    vault: Arc<dyn ReadingVault>,
     keys: DecryptionKeyCache,
 }
 
 impl Detokenizer {
-    /// A detokenizer over `ports`, unwrapping keys with `keyring`.
-    pub fn new(ports: Ports, keyring: Arc<dyn KeyRing>, limits: CacheLimits) -> Detokenizer {
+    /// A detokenizer reading `vault`, unwrapping keys with `unwrapper`.
+    pub fn new(
+        ports: Ports,
+        vault: Arc<dyn ReadingVault>,
+        unwrapper: Arc<dyn DataKeyUnwrapper>,
+        limits: CacheLimits,
+    ) -> Detokenizer {
         Detokenizer {
             ports,
-            keys: DecryptionKeyCache::new(keyring, limits),
+            vault,
+            keys: DecryptionKeyCache::new(unwrapper, limits),
         }
     }
 
     /// The PAN behind a live token.
     pub async fn detokenize(&self, token: &Token) -> Result<Detokenized, Error> {
-        let record = self.ports.vault.get(token).await?;
+        let record = self.vault.get(token).await?;
         self.open(token, record).await
     }
 
@@ -416,9 +427,14 @@ impl Detokenizer {
         tokens: &[Token],
     ) -> Result<Vec<Result<Detokenized, Error>>, Error> {
         check_batch(tokens.len())?;
-        let records = self.ports.vault.get_many(tokens).await?;
-        Ok(futures::stream::iter(tokens.iter().zip(records))
+        let records = self.vault.get_many(tokens).await?;
+        // Collected first, as in `tokenize_batch`.
+        let opening: Vec<_> = tokens
+            .iter()
+            .zip(records)
             .map(|(token, record)| self.open(token, record))
+            .collect();
+        Ok(futures::stream::iter(opening)
             .buffered(BATCH_CONCURRENCY)
             .collect()
             .await)
@@ -453,18 +469,18 @@ impl Detokenizer {
 
 /// Erases tokens (the admin function).
 pub struct Eraser {
-    ports: Ports,
+    vault: Arc<dyn ErasingVault>,
 }
 
 impl Eraser {
-    /// An eraser over `ports`.
-    pub fn new(ports: Ports) -> Eraser {
-        Eraser { ports }
+    /// An eraser over `vault`.
+    pub fn new(vault: Arc<dyn ErasingVault>) -> Eraser {
+        Eraser { vault }
     }
 
     /// Deletes a token's record and its index item; later detokenizes find nothing.
     pub async fn delete(&self, token: &Token) -> Result<(), Error> {
-        if self.ports.vault.delete(token).await? {
+        if self.vault.delete(token).await? {
             Ok(())
         } else {
             Err(Error::NotFound)

@@ -9,7 +9,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::pan::{MAX_PAN_DIGITS, MIN_PAN_DIGITS, Pan, luhn_sum, luhn_valid};
-use crate::ports::Random;
+use crate::random::Random;
 
 /// Prefix of every opaque token.
 pub const OPAQUE_PREFIX: &str = "tok_";
@@ -182,7 +182,7 @@ impl fmt::Display for Token {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ports::OsRandom;
+    use crate::random::OsRandom;
 
     #[test]
     fn opaque_round_trips_through_parse() {

@@ -23,7 +23,6 @@ fn fixture() -> Fixture {
     let keyring = Arc::new(MemoryKeyRing::new("test"));
     let clock = Arc::new(ManualClock::at_millis(NOW_MS));
     let ports = Ports {
-        vault: vault.clone(),
         clock: clock.clone(),
         rng: Arc::new(SeededRandom::new(7)),
         vault_id: "vault-a".into(),
@@ -32,12 +31,18 @@ fn fixture() -> Fixture {
     Fixture {
         tokenizer: Tokenizer::new(
             ports.clone(),
+            vault.clone(),
             keyring.clone(),
             Fingerprinter::new(&key),
             CacheLimits::default(),
         ),
-        detokenizer: Detokenizer::new(ports.clone(), keyring.clone(), CacheLimits::default()),
-        eraser: Eraser::new(ports),
+        detokenizer: Detokenizer::new(
+            ports.clone(),
+            vault.clone(),
+            keyring.clone(),
+            CacheLimits::default(),
+        ),
+        eraser: Eraser::new(vault.clone()),
         vault,
         keyring,
         clock,
@@ -482,11 +487,11 @@ fn another_vault_cannot_open_a_record() {
         .token;
     let other = Detokenizer::new(
         Ports {
-            vault: f.vault.clone(),
             clock: f.clock.clone(),
             rng: Arc::new(OsRandom),
             vault_id: "vault-b".into(),
         },
+        f.vault.clone(),
         f.keyring.clone(),
         CacheLimits::default(),
     );

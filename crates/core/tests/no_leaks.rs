@@ -64,7 +64,6 @@ async fn debug_of_pan_holding_types_is_redacted() {
     let vault = Arc::new(MemoryVault::new());
     let keyring = Arc::new(MemoryKeyRing::new("ctx"));
     let ports = Ports {
-        vault: vault.clone(),
         clock: Arc::new(SystemClock),
         rng: Arc::new(OsRandom),
         vault_id: "v".into(),
@@ -72,6 +71,7 @@ async fn debug_of_pan_holding_types_is_redacted() {
     let key = FingerprintKey::new(&[1; 32], "v1").expect("key");
     let tokenizer = Tokenizer::new(
         ports.clone(),
+        vault.clone(),
         keyring.clone(),
         Fingerprinter::new(&key),
         CacheLimits::default(),
@@ -81,7 +81,12 @@ async fn debug_of_pan_holding_types_is_redacted() {
         ..TokenizeRequest::new(pan.clone())
     };
     let issued = tokenizer.tokenize(&fpe).await.expect("tokenize");
-    let detokenizer = Detokenizer::new(ports, keyring.clone(), CacheLimits::default());
+    let detokenizer = Detokenizer::new(
+        ports,
+        vault.clone(),
+        keyring.clone(),
+        CacheLimits::default(),
+    );
     let back = detokenizer
         .detokenize(&issued.token)
         .await

@@ -3,7 +3,93 @@
 //! Holds who, what, when, the decision and the outcome; never a PAN, a key,
 //! a fingerprint or a request body. Tokens appear only as their last four.
 
+use std::fmt;
+
 use tracing::info;
+
+/// Writes an enum as the fixed strings the audit trail has always used.
+macro_rules! audit_names {
+    ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident => $text:literal),* $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum $name {
+            $($(#[$vdoc])* $variant,)*
+        }
+
+        impl $name {
+            /// The name written to audit events and metrics.
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text,)* }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+audit_names! {
+    /// Every API operation, as audit events and metrics name it.
+    Operation {
+        /// `POST /v1/tokens`
+        Tokenize => "tokenize",
+        /// `POST /v1/tokens/batch`
+        TokenizeBatch => "tokenize_batch",
+        /// `POST /v1/tokens/lookup`
+        Lookup => "lookup",
+        /// `GET /v1/tokens/{token}`
+        Describe => "describe",
+        /// `POST /v1/detokenize`
+        Detokenize => "detokenize",
+        /// `POST /v1/detokenize/batch`
+        DetokenizeBatch => "detokenize_batch",
+        /// `DELETE /v1/tokens/{token}`
+        Delete => "delete",
+    }
+}
+
+audit_names! {
+    /// The authorization decision.
+    Decision {
+        /// The caller is on the route's allow-list.
+        Allow => "allow",
+        /// It is not, or there is no caller.
+        Deny => "deny",
+    }
+}
+
+audit_names! {
+    /// How the request ended, by status class.
+    Outcome {
+        /// 1xx to 3xx.
+        Success => "success",
+        /// 4xx.
+        ClientError => "client_error",
+        /// 5xx.
+        ServerError => "server_error",
+    }
+}
+
+impl Outcome {
+    /// The outcome of a response status.
+    pub fn of(status: http::StatusCode) -> Outcome {
+        if status.is_server_error() {
+            Outcome::ServerError
+        } else if status.is_client_error() {
+            Outcome::ClientError
+        } else {
+            Outcome::Success
+        }
+    }
+}
+
+/// An optional audit field: empty when absent, as the trail has always written it.
+fn or_empty<T: fmt::Display>(value: &Option<T>) -> String {
+    value.as_ref().map(ToString::to_string).unwrap_or_default()
+}
 
 /// One request's audit record.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -18,18 +104,18 @@ pub struct AuditEvent {
     pub trace_id: String,
     /// The canonical principal, or the raw caller ARN when denied.
     pub principal: String,
-    /// `iam` or `dev-setting`.
-    pub principal_source: String,
+    /// Where the principal came from (`iam` or `dev-setting`).
+    pub principal_source: Option<crate::auth::Source>,
     /// The caller's IP as API Gateway saw it.
     pub source_ip: String,
-    /// The operation (`tokenize`, `detokenize`, ...), or `unrouted`.
-    pub operation: String,
-    /// `allow` or `deny`.
-    pub decision: String,
+    /// The operation, or `None` (`unrouted`) when routing failed.
+    pub operation: Option<Operation>,
+    /// The authorization decision.
+    pub decision: Option<Decision>,
     /// Why.
     pub decision_reason: String,
-    /// `success`, `client_error` or `server_error`.
-    pub outcome: String,
+    /// How the request ended.
+    pub outcome: Option<Outcome>,
     /// The HTTP status.
     pub status: u16,
     /// The problem slug, when there was one.
@@ -49,6 +135,11 @@ pub struct AuditEvent {
 }
 
 impl AuditEvent {
+    /// The operation's name, `unrouted` when there was none.
+    pub fn operation_name(&self) -> &'static str {
+        self.operation.map_or("unrouted", Operation::as_str)
+    }
+
     /// Writes the event to the `audit` target (always enabled, see telemetry).
     pub fn emit(&self) {
         info!(
@@ -59,12 +150,12 @@ impl AuditEvent {
             correlation_id = %self.correlation_id,
             trace_id = %self.trace_id,
             principal = %self.principal,
-            principal_source = %self.principal_source,
+            principal_source = %or_empty(&self.principal_source),
             source_ip = %self.source_ip,
-            operation = %self.operation,
-            decision = %self.decision,
+            operation = %self.operation_name(),
+            decision = %or_empty(&self.decision),
             decision_reason = %self.decision_reason,
-            outcome = %self.outcome,
+            outcome = %or_empty(&self.outcome),
             status = self.status,
             problem = %self.problem,
             token_hint = %self.token_hint,

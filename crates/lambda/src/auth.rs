@@ -100,7 +100,7 @@ impl std::fmt::Display for Principal {
 }
 
 /// The principals allowed on a route, with a digest for the audit trail.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AllowList {
     principals: Vec<Principal>,
 }
@@ -150,6 +150,15 @@ pub enum Source {
     Iam,
     /// The dev-only setting, for local requests through `cargo lambda watch`.
     DevSetting,
+}
+
+impl std::fmt::Display for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Source::Iam => "iam",
+            Source::DevSetting => "dev-setting",
+        })
+    }
 }
 
 /// The verified caller ARN from the request context, if any.

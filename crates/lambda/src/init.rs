@@ -4,26 +4,17 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use aws_config::SdkConfig;
-use tessera_aws::config::{ConfigError, EnvReader, FINGERPRINT_SECRET_ID, KMS_KEY_ID, TABLE};
+use tessera_aws::config::{ConfigError, EnvReader, TABLE};
 use tessera_aws::sdk::{endpoint_is_loopback, load_sdk_config};
-use tessera_aws::secrets::load_fingerprint_key;
 use tessera_aws::{AwsClients, DynamoVault, KmsKeyRing};
-use tessera_core::{
-    CacheLimits, Detokenizer, Eraser, Fingerprinter, Ports, SystemClock, ThreadRandom, Tokenizer,
-};
+use tessera_core::{Ports, SystemClock, ThreadRandom};
 use tracing::{error, info, warn};
 
-use crate::app::{App, Service};
 use crate::auth::AllowList;
+use crate::envelope::App;
+use crate::functions::Function;
 use crate::metrics::{MetricsSink, stdout_sink};
-use crate::routes::FunctionKind;
 
-/// Roles allowed on the tokenize routes (comma-separated ARNs).
-pub const TOKENIZE_ROLES: &str = "TESSERA_TOKENIZE_ROLES";
-/// Roles allowed on the detokenize routes.
-pub const DETOKENIZE_ROLES: &str = "TESSERA_DETOKENIZE_ROLES";
-/// Roles allowed on the admin route.
-pub const ADMIN_ROLES: &str = "TESSERA_ADMIN_ROLES";
 /// DEV ONLY: the principal assumed for requests that carry none (plain curl
 /// through `cargo lambda watch`). Refused unless the AWS endpoint is loopback;
 /// the SAM template must never set it (a cfn-guard rule checks).
@@ -51,31 +42,52 @@ pub enum InitError {
     Key(tessera_core::KeyError),
 }
 
+/// What every function has at cold start: the AWS clients and the vault table.
+pub struct ColdStart {
+    /// The SDK clients.
+    pub clients: AwsClients,
+    /// The vault table's name, also the vault id bound into version 1 records.
+    pub table: String,
+}
+
+impl ColdStart {
+    /// Clock, randomness and vault id.
+    pub fn ports(&self) -> Ports {
+        Ports {
+            clock: Arc::new(SystemClock),
+            rng: Arc::new(ThreadRandom),
+            vault_id: self.table.clone(),
+        }
+    }
+
+    /// The vault table's adapter.
+    pub fn vault(&self) -> DynamoVault {
+        DynamoVault::new(self.clients.dynamodb.clone(), &self.table)
+    }
+
+    /// The KMS key ring for `key_id`, checked usable.
+    pub async fn keyring(&self, key_id: &str) -> Result<Arc<KmsKeyRing>, InitError> {
+        let keyring = KmsKeyRing::new(self.clients.kms.clone(), key_id, &self.table);
+        keyring.check().await.map_err(InitError::Key)?;
+        Ok(Arc::new(keyring))
+    }
+}
+
 /// Builds a function's app from the environment and an SDK configuration.
-pub async fn build_app(
-    kind: FunctionKind,
+pub async fn build_app<F: Function>(
     env: EnvReader<'_>,
     sdk: &SdkConfig,
     metrics: MetricsSink,
-) -> Result<App, InitError> {
+) -> Result<App<F>, InitError> {
     let mut env = env;
     let table = env.required(TABLE);
-    let roles_var = match kind {
-        FunctionKind::Tokenize => TOKENIZE_ROLES,
-        FunctionKind::Detokenize => DETOKENIZE_ROLES,
-        FunctionKind::Admin => ADMIN_ROLES,
-    };
-    let allow_text = env.required(roles_var);
-    let key_id = (kind != FunctionKind::Admin).then(|| env.required(KMS_KEY_ID));
-    let secret_id = (kind == FunctionKind::Tokenize).then(|| env.required(FINGERPRINT_SECRET_ID));
+    let allow_text = env.required(F::ROLES_VAR);
+    let config = F::config(&mut env);
     let dev_principal = env.optional(DEV_PRINCIPAL);
-    let allow = match AllowList::parse(&allow_text) {
-        Ok(list) => list,
-        Err(why) => {
-            env.invalid(roles_var, why);
-            AllowList::parse("").unwrap_or_else(|_| unreachable!("empty list parses"))
-        }
-    };
+    let allow = AllowList::parse(&allow_text).unwrap_or_else(|why| {
+        env.invalid(F::ROLES_VAR, why);
+        AllowList::default()
+    });
     env.finish()?;
     if dev_principal.is_some() {
         if !endpoint_is_loopback(sdk) {
@@ -87,60 +99,29 @@ pub async fn build_app(
         );
     }
 
-    let clients = AwsClients::new(sdk);
-    let vault = Arc::new(DynamoVault::new(clients.dynamodb.clone(), &table));
-    vault.check().await.map_err(InitError::Table)?;
-    let ports = Ports {
-        vault,
-        clock: Arc::new(SystemClock),
-        rng: Arc::new(ThreadRandom),
-        vault_id: table.clone(),
+    let cold = ColdStart {
+        clients: AwsClients::new(sdk),
+        table,
     };
-    let keyring = key_id.map(|id| Arc::new(KmsKeyRing::new(clients.kms.clone(), id, &table)));
-    if let Some(k) = &keyring {
-        k.check().await.map_err(InitError::Key)?;
-    }
-    let limits = CacheLimits::default();
-    let service = match (kind, keyring) {
-        (FunctionKind::Tokenize, Some(keyring)) => {
-            let secret_id = secret_id.unwrap_or_default();
-            let key = load_fingerprint_key(&clients.secrets, &secret_id).await?;
-            info!(key_version = key.version(), "fingerprint key loaded");
-            Service::Tokenize(Tokenizer::new(
-                ports,
-                keyring,
-                Fingerprinter::new(&key),
-                limits,
-            ))
-        }
-        (FunctionKind::Detokenize, Some(keyring)) => {
-            Service::Detokenize(Detokenizer::new(ports, keyring, limits))
-        }
-        _ => Service::Admin(Eraser::new(ports)),
-    };
-    Ok(App::new(
-        service,
-        allow,
-        dev_principal,
-        Some(clients.counter),
-        metrics,
-    ))
+    cold.vault().check().await.map_err(InitError::Table)?;
+    let function = F::build(config, &cold).await?;
+    Ok(App::new(function, allow, dev_principal, metrics))
 }
 
 /// The whole life of a function binary: telemetry, cold start, then serve.
-pub async fn run(kind: FunctionKind) -> Result<(), lambda_http::Error> {
+pub async fn run<F: Function>() -> Result<(), lambda_http::Error> {
     crate::telemetry::init();
     let started = Instant::now();
     let sdk = load_sdk_config().await;
-    let app = match build_app(kind, EnvReader::from_env(), &sdk, stdout_sink()).await {
+    let app = match build_app::<F>(EnvReader::from_env(), &sdk, stdout_sink()).await {
         Ok(app) => Arc::new(app),
         Err(e) => {
-            error!(function = kind.name(), error = %e, "cold start failed");
+            error!(function = F::NAME, error = %e, "cold start failed");
             return Err(e.into());
         }
     };
     info!(
-        function = kind.name(),
+        function = F::NAME,
         init_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
         "cold start complete"
     );

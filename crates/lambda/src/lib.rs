@@ -1,22 +1,29 @@
 //! Tessera's API Gateway–fronted Lambda handlers.
 //!
-//! One binary per function (`tokenize`, `detokenize`, `admin`), each with its
-//! own IAM role. A request flows through [`app::App::handle`]: correlation id,
-//! caller authorization ([`auth`]), routing ([`routes`]), body limits and
-//! parsing ([`api`]), the core operation, then one audit event ([`audit`]) and
-//! one EMF metrics line ([`metrics`]). Errors are problem+json ([`problem`]).
+//! One binary per function, each with its own IAM role, and one module per
+//! function in [`functions`]: its routes, request bodies, handlers and how it
+//! is built ([`functions::Tokenize`], [`functions::Detokenize`],
+//! [`functions::Admin`]). Every function runs inside the same small envelope,
+//! [`envelope::App`]: correlation id, caller authorization ([`auth`]),
+//! routing ([`routing`]), body limits, the function's handler (bodies parsed
+//! by [`extract`], fields by [`fields`], answers shaped by [`views`]), then one
+//! audit event ([`audit`]) and one EMF metrics line ([`metrics`]). Errors are
+//! problem+json ([`problem`]). Cold start is [`init`].
 
-pub mod api;
-pub mod app;
 pub mod audit;
 pub mod auth;
+pub mod envelope;
 pub mod event;
+pub mod extract;
+pub mod fields;
+pub mod functions;
 pub mod init;
 pub mod metrics;
 pub mod problem;
-pub mod routes;
+pub mod routing;
 pub mod telemetry;
+pub mod views;
 
-pub use app::{App, Service};
+pub use envelope::{App, Serve};
+pub use functions::{Admin, Detokenize, Function, Tokenize};
 pub use init::{build_app, run};
-pub use routes::FunctionKind;

@@ -3,7 +3,7 @@
 //! A problem's detail is written by us, never copied from input or from a
 //! parser's message (serde_json quotes the offending value, which may be a PAN).
 
-use http::{HeaderValue, StatusCode, header};
+use http::{HeaderValue, Method, StatusCode, header};
 use lambda_http::{Body, Response};
 use serde::Serialize;
 
@@ -80,6 +80,8 @@ pub struct Problem {
     pub kind: Kind,
     /// A sentence for the caller; never holds request data.
     pub detail: String,
+    /// For [`Kind::MethodNotAllowed`]: the methods the path does support.
+    pub allow: Vec<Method>,
 }
 
 /// The problem+json body.
@@ -105,6 +107,15 @@ impl Problem {
         Problem {
             kind,
             detail: detail.into(),
+            allow: Vec::new(),
+        }
+    }
+
+    /// A 405 naming the methods the path supports (the `Allow` header).
+    pub fn method_not_allowed(allow: Vec<Method>) -> Problem {
+        Problem {
+            allow,
+            ..Problem::new(Kind::MethodNotAllowed, "see the Allow header")
         }
     }
 
@@ -128,6 +139,17 @@ impl Problem {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
+        if !self.allow.is_empty() {
+            let list = self
+                .allow
+                .iter()
+                .map(Method::as_str)
+                .collect::<Vec<_>>()
+                .join(", ");
+            if let Ok(v) = HeaderValue::from_str(&list) {
+                response.headers_mut().insert(header::ALLOW, v);
+            }
+        }
         if self.kind == Kind::Unavailable {
             response
                 .headers_mut()

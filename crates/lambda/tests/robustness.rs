@@ -9,13 +9,12 @@ use serde_json::{Value, json};
 use tessera_core::memory::{MemoryKeyRing, MemoryVault};
 use tessera_core::*;
 use tessera_lambda::auth::AllowList;
-use tessera_lambda::{App, Service};
+use tessera_lambda::{App, Tokenize};
 
 const ROLE: &str = "arn:aws:iam::111122223333:role/payments-tokenizer";
 
-fn app() -> App {
+fn app() -> App<Tokenize> {
     let ports = Ports {
-        vault: Arc::new(MemoryVault::new()),
         clock: Arc::new(SystemClock),
         rng: Arc::new(ThreadRandom),
         vault_id: "robustness".into(),
@@ -23,14 +22,14 @@ fn app() -> App {
     let key = FingerprintKey::new(&[1; 32], "v1").expect("key");
     let tokenizer = Tokenizer::new(
         ports,
+        Arc::new(MemoryVault::new()),
         Arc::new(MemoryKeyRing::new("robustness")),
         Fingerprinter::new(&key),
         CacheLimits::default(),
     );
     App::new(
-        Service::Tokenize(tokenizer),
+        Tokenize::new(tokenizer),
         AllowList::parse(ROLE).expect("allow-list"),
-        None,
         None,
         Arc::new(|_| {}),
     )

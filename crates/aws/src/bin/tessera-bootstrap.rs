@@ -71,7 +71,6 @@ async fn run(args: Args) -> Result<(), String> {
             .await
             .map_err(|e| e.to_string())?;
         let ports = Ports {
-            vault: Arc::new(DynamoVault::new(clients.dynamodb.clone(), &made.table)),
             clock: Arc::new(SystemClock),
             rng: Arc::new(ThreadRandom),
             vault_id: made.table.clone(),
@@ -83,6 +82,7 @@ async fn run(args: Args) -> Result<(), String> {
         ));
         let tokenizer = Tokenizer::new(
             ports,
+            Arc::new(DynamoVault::new(clients.dynamodb.clone(), &made.table)),
             keyring,
             Fingerprinter::new(&key),
             CacheLimits::default(),

@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    tessera_lambda::run(tessera_lambda::FunctionKind::Tokenize).await
+    tessera_lambda::run::<tessera_lambda::Tokenize>().await
 }

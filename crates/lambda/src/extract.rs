@@ -1,0 +1,178 @@
+//! The JSON body extractor: content type, card-security-code refusal, the
+//! body type's own field list, then typed parsing, in one place.
+//!
+//! A body type names its accepted fields ([`JsonBody::FIELDS`]), so a body can
+//! only ever be checked against the list of the operation that parses it.
+
+use http::header;
+use lambda_http::Request;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::problem::{Kind, Problem};
+
+/// Field names that carry a card security code. PCI DSS 3.3.1 forbids
+/// storing it after authorization, so a request holding one is refused whole.
+const FORBIDDEN_FIELDS: &[&str] = &[
+    "cvv",
+    "cvc",
+    "cvv2",
+    "cvc2",
+    "csc",
+    "cid2",
+    "security_code",
+    "card_security_code",
+];
+
+/// A request body: its accepted top-level fields and typed form.
+pub trait JsonBody: DeserializeOwned {
+    /// The top-level fields this body accepts.
+    const FIELDS: &'static [&'static str];
+
+    /// Checks the fields of the parsed JSON before typed parsing, so the
+    /// problem can name the field safely. Bodies with nested items extend it.
+    fn check_fields(value: &Value) -> Result<(), Problem> {
+        check_object(value, Self::FIELDS)
+    }
+}
+
+/// Extracts `T` from a request: JSON content type, then [`parse`].
+pub fn json<T: JsonBody>(request: &Request) -> Result<T, Problem> {
+    if !is_json(request) {
+        return Err(Problem::new(
+            Kind::UnsupportedMediaType,
+            "set Content-Type: application/json",
+        ));
+    }
+    parse(request.body().as_ref())
+}
+
+fn is_json(request: &Request) -> bool {
+    request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"))
+}
+
+/// Parses JSON bytes into `T`: forbidden fields first (anywhere), then
+/// unknown fields, then types. No message quotes the input.
+pub fn parse<T: JsonBody>(bytes: &[u8]) -> Result<T, Problem> {
+    let value: Value = serde_json::from_slice(bytes).map_err(|e| {
+        Problem::new(
+            Kind::InvalidJson,
+            format!(
+                "JSON syntax error at line {}, column {}",
+                e.line(),
+                e.column()
+            ),
+        )
+    })?;
+    if forbidden_field(&value) {
+        return Err(Problem::new(
+            Kind::ForbiddenField,
+            "remove the card security code (cvv, cvc, cvv2): it must never be sent or stored",
+        ));
+    }
+    T::check_fields(&value)?;
+    serde_json::from_value(value).map_err(|e| {
+        // serde's message may quote a value (a PAN sent as a number): use only its category.
+        let what = if e.to_string().starts_with("missing field") {
+            "a required field is missing"
+        } else {
+            "a field has the wrong type"
+        };
+        Problem::new(
+            Kind::InvalidBody,
+            format!("{what}; see the API documentation"),
+        )
+    })
+}
+
+fn safe_name(name: &str) -> String {
+    let plain = name.len() <= 40
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphabetic() || b == b'_' || b == b'-');
+    if plain {
+        format!("`{name}`")
+    } else {
+        "a field".to_owned()
+    }
+}
+
+fn forbidden_field(value: &Value) -> bool {
+    match value {
+        Value::Object(map) => map.iter().any(|(k, v)| {
+            FORBIDDEN_FIELDS.iter().any(|f| f.eq_ignore_ascii_case(k)) || forbidden_field(v)
+        }),
+        Value::Array(items) => items.iter().any(forbidden_field),
+        _ => false,
+    }
+}
+
+/// Checks that `value` is an object whose keys are all in `allowed`.
+pub fn check_object(value: &Value, allowed: &[&str]) -> Result<(), Problem> {
+    let Value::Object(map) = value else {
+        return Err(Problem::new(
+            Kind::InvalidBody,
+            "the body must be a JSON object",
+        ));
+    };
+    match map.keys().find(|k| !allowed.contains(&k.as_str())) {
+        Some(k) => Err(Problem::new(
+            Kind::UnknownField,
+            format!(
+                "{} is not accepted here; accepted: {}",
+                safe_name(k),
+                allowed.join(", ")
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Any object with a `pan` field, to test the generic checks alone.
+    #[derive(Debug, serde::Deserialize)]
+    struct Probe {
+        #[allow(dead_code)]
+        pan: Value,
+    }
+
+    impl JsonBody for Probe {
+        const FIELDS: &'static [&'static str] = &["pan", "metadata", "items"];
+    }
+
+    #[test]
+    fn cvv_anywhere_is_forbidden() {
+        for body in [
+            r#"{"pan":"4111111111111111","cvv":"123"}"#,
+            r#"{"pan":"4111111111111111","CVC":"123"}"#,
+            r#"{"pan":"4111111111111111","metadata":{"cvv2":"123"}}"#,
+            r#"{"items":[{"pan":"4111111111111111","cvv":"1"}]}"#,
+        ] {
+            let e = parse::<Probe>(body.as_bytes()).expect_err("refused");
+            assert_eq!(e.kind, Kind::ForbiddenField, "{body}");
+        }
+    }
+
+    #[test]
+    fn errors_never_quote_input() {
+        for body in [
+            r#"{"pan":"4111111111111111","4111111111111111":1}"#,
+            r#"{"pan":"4111111111111111",}"#,
+            r#"[4111111111111111]"#,
+        ] {
+            let e = parse::<Probe>(body.as_bytes()).expect_err("refused");
+            assert!(!e.detail.contains("4111"), "{}", e.detail);
+        }
+        let e = parse::<Probe>(br#"{"pan":"1","colour":1}"#).expect_err("unknown");
+        assert_eq!(e.kind, Kind::UnknownField);
+        assert!(e.detail.contains("`colour`"));
+    }
+}

@@ -1,0 +1,121 @@
+//! Parsing single request fields into core types, with problems that never
+//! quote the input.
+
+use std::fmt;
+
+use serde::{Deserialize, Deserializer};
+use tessera_core::{Pan, PanError, Token, TokenError, TokenFormat};
+use zeroize::Zeroizing;
+
+use crate::problem::{Kind, Problem};
+
+/// Longest detokenize `reason`; it is a purpose, not a narrative.
+pub const MAX_REASON_CHARS: usize = 256;
+
+/// A string that is wiped on drop and never printed: the PAN as sent.
+#[derive(Default)]
+pub struct SecretString(Zeroizing<String>);
+
+impl SecretString {
+    /// The text. Named so every use is easy to audit.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for SecretString {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[REDACTED]")
+    }
+}
+
+impl<'de> Deserialize<'de> for SecretString {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d).map(|s| SecretString(Zeroizing::new(s)))
+    }
+}
+
+/// Parses a PAN, with a problem that never holds it.
+pub fn parse_pan(text: &SecretString) -> Result<Pan, Problem> {
+    Pan::parse(text.expose()).map_err(|e| match e {
+        PanError::LuhnFailed => Problem::new(Kind::LuhnCheckFailed, e.to_string()),
+        _ => Problem::new(Kind::InvalidPan, e.to_string()),
+    })
+}
+
+/// Parses a token, with a problem that never holds it.
+pub fn parse_token(text: &str) -> Result<Token, Problem> {
+    Token::parse(text).map_err(|e| match e {
+        TokenError::LooksLikePan => Problem::new(
+            Kind::InvalidToken,
+            "that is a card number, not a token; never send card numbers to this route",
+        ),
+        TokenError::Malformed => Problem::new(Kind::InvalidToken, e.to_string()),
+    })
+}
+
+/// Parses a format name; `None` means the default, opaque.
+pub fn parse_format(name: Option<&str>) -> Result<TokenFormat, Problem> {
+    match name {
+        None => Ok(TokenFormat::Opaque),
+        Some(n) => TokenFormat::from_name(n)
+            .ok_or_else(|| Problem::new(Kind::InvalidBody, "format must be `opaque` or `fpe`")),
+    }
+}
+
+/// Checks a detokenize reason: present, short, and not a hiding place for a PAN.
+pub fn parse_reason(reason: Option<&str>) -> Result<String, Problem> {
+    let reason = reason.map(str::trim).unwrap_or_default();
+    if reason.is_empty() {
+        return Err(Problem::new(
+            Kind::InvalidReason,
+            "`reason` is required: state why the card number is needed",
+        ));
+    }
+    if reason.chars().count() > MAX_REASON_CHARS || reason.chars().any(char::is_control) {
+        return Err(Problem::new(
+            Kind::InvalidReason,
+            format!("`reason` must be one line of at most {MAX_REASON_CHARS} characters"),
+        ));
+    }
+    let digits_in_a_row = reason
+        .split(|c: char| !c.is_ascii_digit())
+        .map(str::len)
+        .max()
+        .unwrap_or(0);
+    if digits_in_a_row >= tessera_core::MIN_PAN_DIGITS {
+        return Err(Problem::new(
+            Kind::InvalidReason,
+            "`reason` must not contain long digit runs",
+        ));
+    }
+    Ok(reason.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reasons() {
+        assert!(parse_reason(Some("chargeback CB-1234")).is_ok());
+        assert_eq!(
+            parse_reason(None).expect_err("missing").kind,
+            Kind::InvalidReason
+        );
+        assert_eq!(
+            parse_reason(Some("  ")).expect_err("blank").kind,
+            Kind::InvalidReason
+        );
+        assert_eq!(
+            parse_reason(Some("card 4111111111111111"))
+                .expect_err("pan")
+                .kind,
+            Kind::InvalidReason
+        );
+        assert_eq!(
+            parse_reason(Some("a\nb")).expect_err("multi-line").kind,
+            Kind::InvalidReason
+        );
+    }
+}

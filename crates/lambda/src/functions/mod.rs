@@ -1,0 +1,178 @@
+//! The Lambda functions, one module each: its routes, bodies, handlers and
+//! how it is built. [`Function`] says what a function is; the shared
+//! envelope ([`crate::envelope`]) runs any of them.
+
+use std::future::Future;
+
+use http::StatusCode;
+use lambda_http::Request;
+use serde::Serialize;
+use serde_json::{Value, json};
+use tessera_aws::config::EnvReader;
+use tessera_core::{KeyStats, Token};
+use tracing::error;
+
+use crate::audit::Operation;
+use crate::init::{ColdStart, InitError};
+use crate::problem::{Kind, Problem};
+use crate::routing::RouteSpec;
+
+pub mod admin;
+pub mod detokenize;
+pub mod tokenize;
+
+pub use admin::Admin;
+pub use detokenize::Detokenize;
+pub use tokenize::Tokenize;
+
+/// A Lambda function: one binary, one IAM role, one allow-list.
+pub trait Function: Send + Sync + Sized + 'static {
+    /// This function's routes, one variant per operation.
+    type Route: Clone + Send + Sync;
+    /// What it reads from the environment at cold start.
+    type Config: Send;
+
+    /// The function's name in metrics and logs.
+    const NAME: &'static str;
+    /// The environment variable holding the function's allow-list.
+    const ROLES_VAR: &'static str;
+    /// The routes it serves.
+    const ROUTES: &'static [RouteSpec<Self::Route>];
+
+    /// The audit and metrics name of a route.
+    fn operation(route: &Self::Route) -> Operation;
+
+    /// Runs a routed, authorized request whose body passed the envelope's limits.
+    fn run(
+        &self,
+        route: Self::Route,
+        request: &Request,
+        facts: &mut Facts,
+    ) -> impl Future<Output = Result<Reply, Problem>> + Send;
+
+    /// Data-key cache counters (KMS calls and cache hits).
+    fn key_stats(&self) -> KeyStats;
+
+    /// Reads its settings; a missing one is recorded in `env`, which reports
+    /// every missing setting at once.
+    fn config(env: &mut EnvReader<'_>) -> Self::Config;
+
+    /// Builds the function at cold start from its settings and AWS clients.
+    fn build(
+        config: Self::Config,
+        cold: &ColdStart,
+    ) -> impl Future<Output = Result<Self, InitError>> + Send;
+}
+
+/// A handler's answer: status and JSON body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    /// The HTTP status.
+    pub status: StatusCode,
+    /// The JSON body, if any.
+    pub body: Option<String>,
+}
+
+impl Reply {
+    /// A JSON reply.
+    pub fn json(status: StatusCode, body: &impl Serialize) -> Reply {
+        Reply {
+            status,
+            body: Some(serde_json::to_string(body).unwrap_or_default()),
+        }
+    }
+
+    /// A reply with no body.
+    pub fn empty(status: StatusCode) -> Reply {
+        Reply { status, body: None }
+    }
+}
+
+/// What a handler tells the audit event about the request it served.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Facts {
+    /// Last four characters of each token involved.
+    pub token_hints: Vec<String>,
+    /// Items in a batch.
+    pub items: usize,
+    /// The stated purpose of a detokenize.
+    pub reason: String,
+}
+
+impl Facts {
+    /// Notes a token involved in the request.
+    pub fn token(&mut self, token: &Token) {
+        self.token_hints.push(token.hint().to_owned());
+    }
+}
+
+/// Maps a core error to a problem, logging the ones that are ours to fix.
+pub fn fail(e: tessera_core::Error) -> Problem {
+    let problem = Problem::from(e.clone());
+    if problem.kind.status().is_server_error() {
+        // Core errors never hold a PAN, key or fingerprint, so the cause is safe to log.
+        error!(error = %e, retryable = e.is_retryable(), "operation failed");
+    }
+    problem
+}
+
+/// Refuses an empty batch or one over the core's limit.
+pub fn check_batch_size(n: usize) -> Result<(), Problem> {
+    if n == 0 {
+        Err(Problem::new(Kind::EmptyBatch, "send at least one item"))
+    } else if n > tessera_core::MAX_BATCH_ITEMS {
+        Err(Problem::new(
+            Kind::BatchTooLarge,
+            format!("send at most {} items", tessera_core::MAX_BATCH_ITEMS),
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+/// Runs a batch operation on the items that parsed and merges its results
+/// with the parse failures, keeping the input order.
+pub async fn run_batch<I, O, Fut>(
+    parsed: &[Result<I, Problem>],
+    run: impl FnOnce(Vec<I>) -> Fut,
+) -> Result<Vec<Result<O, Problem>>, Problem>
+where
+    I: Clone,
+    Fut: Future<Output = Result<Vec<Result<O, tessera_core::Error>>, tessera_core::Error>>,
+{
+    let valid: Vec<I> = parsed
+        .iter()
+        .filter_map(|r| r.as_ref().ok().cloned())
+        .collect();
+    let mut outcomes = run(valid).await.map_err(fail)?.into_iter();
+    Ok(parsed
+        .iter()
+        .map(|p| match p {
+            Err(problem) => Err(problem.clone()),
+            Ok(_) => match outcomes.next() {
+                Some(outcome) => outcome.map_err(fail),
+                None => Err(Problem::new(Kind::Internal, "missing result")),
+            },
+        })
+        .collect())
+}
+
+/// A batch response: `{"results": [...]}`, each item with its own status.
+pub fn batch_reply(results: Vec<Value>, facts: &mut Facts) -> Reply {
+    facts.items = results.len();
+    Reply::json(StatusCode::OK, &json!({ "results": results }))
+}
+
+/// A batch item: the view with its status.
+pub fn with_status(status: u16, body: &impl Serialize) -> Value {
+    let mut v = serde_json::to_value(body).unwrap_or(Value::Null);
+    if let Value::Object(map) = &mut v {
+        map.insert("status".into(), Value::from(status));
+    }
+    v
+}
+
+/// A batch item that failed: its status and problem.
+pub fn item_error(problem: &Problem) -> Value {
+    json!({ "status": problem.kind.status().as_u16(), "error": problem.body(None) })
+}

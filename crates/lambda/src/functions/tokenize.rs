@@ -1,0 +1,362 @@
+//! The `tokenize` function: issue tokens, one or a batch, look a card up,
+//! and describe a token. Its role may encrypt but never decrypt.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use http::{Method, StatusCode};
+use lambda_http::Request;
+use serde::Deserialize;
+use serde_json::Value;
+use tessera_aws::config::{EnvReader, FINGERPRINT_SECRET_ID, KMS_KEY_ID};
+use tessera_aws::secrets::load_fingerprint_key;
+use tessera_core::{
+    CacheLimits, Expiry, Fingerprinter, KeyStats, Metadata, TokenizeRequest, Tokenizer,
+};
+use tracing::info;
+
+use super::{
+    Facts, Function, Reply, batch_reply, check_batch_size, fail, item_error, run_batch, with_status,
+};
+use crate::audit::Operation;
+use crate::extract::{self, JsonBody, check_object};
+use crate::fields::{SecretString, parse_format, parse_pan, parse_token};
+use crate::init::{ColdStart, InitError};
+use crate::problem::{Kind, Problem};
+use crate::routing::{PathSpec, RouteSpec};
+use crate::views::TokenView;
+
+/// Roles allowed on the tokenize routes (comma-separated ARNs).
+pub const TOKENIZE_ROLES: &str = "TESSERA_TOKENIZE_ROLES";
+
+/// The tokenize function's routes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    /// `POST /v1/tokens`
+    Tokenize,
+    /// `POST /v1/tokens/batch`
+    Batch,
+    /// `POST /v1/tokens/lookup`
+    Lookup,
+    /// `GET /v1/tokens/{token}`, with the raw segment.
+    Describe(String),
+}
+
+/// The tokenize function: a [`Tokenizer`], which holds the fingerprint key and
+/// an encryption-only key cache.
+pub struct Tokenize {
+    tokenizer: Tokenizer,
+}
+
+impl Tokenize {
+    /// The function around a tokenizer.
+    pub fn new(tokenizer: Tokenizer) -> Tokenize {
+        Tokenize { tokenizer }
+    }
+}
+
+/// One tokenize request body (also one batch item).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenizeBody {
+    /// The card number.
+    pub pan: SecretString,
+    /// `opaque` (default) or `fpe`.
+    #[serde(default)]
+    pub format: Option<String>,
+    /// Seconds until the token expires.
+    #[serde(default)]
+    pub ttl_seconds: Option<u64>,
+    /// The card's expiry, `MM/YY`; the token expires with the card.
+    #[serde(default)]
+    pub expires: Option<String>,
+    /// Caller metadata.
+    #[serde(default)]
+    pub metadata: BTreeMap<String, String>,
+    /// Return the existing token for this card (default `true`).
+    #[serde(default)]
+    pub dedupe: Option<bool>,
+}
+
+impl JsonBody for TokenizeBody {
+    const FIELDS: &'static [&'static str] = &[
+        "pan",
+        "format",
+        "ttl_seconds",
+        "expires",
+        "metadata",
+        "dedupe",
+    ];
+}
+
+/// A batch of tokenize items.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenizeBatchBody {
+    /// The items, at most 100.
+    pub items: Vec<TokenizeBody>,
+}
+
+impl JsonBody for TokenizeBatchBody {
+    const FIELDS: &'static [&'static str] = &["items"];
+
+    fn check_fields(value: &Value) -> Result<(), Problem> {
+        check_object(value, Self::FIELDS)?;
+        if let Some(Value::Array(items)) = value.get("items") {
+            items.iter().try_for_each(TokenizeBody::check_fields)?;
+        }
+        Ok(())
+    }
+}
+
+/// A lookup body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LookupBody {
+    /// The card number.
+    pub pan: SecretString,
+    /// The token format to look for (default `opaque`).
+    #[serde(default)]
+    pub format: Option<String>,
+}
+
+impl JsonBody for LookupBody {
+    const FIELDS: &'static [&'static str] = &["pan", "format"];
+}
+
+impl TokenizeBody {
+    /// The core request this body asks for.
+    pub fn into_request(self) -> Result<TokenizeRequest, Problem> {
+        let pan = parse_pan(&self.pan)?;
+        let format = parse_format(self.format.as_deref())?;
+        let expiry = match (self.ttl_seconds, self.expires.as_deref()) {
+            (Some(_), Some(_)) => {
+                return Err(Problem::new(
+                    Kind::InvalidExpiry,
+                    "give ttl_seconds or expires, not both",
+                ));
+            }
+            (Some(s), None) => Expiry::ttl(s),
+            (None, Some(mm_yy)) => Expiry::card(mm_yy),
+            (None, None) => Ok(Expiry::Never),
+        }
+        .map_err(|e| Problem::new(Kind::InvalidExpiry, e.to_string()))?;
+        let metadata = Metadata::new(self.metadata)
+            .map_err(|e| Problem::new(Kind::InvalidMetadata, e.to_string()))?;
+        Ok(TokenizeRequest {
+            pan,
+            format,
+            expiry,
+            metadata,
+            dedupe: self.dedupe.unwrap_or(true),
+        })
+    }
+}
+
+/// What the tokenize function reads at cold start.
+pub struct Config {
+    key_id: String,
+    secret_id: String,
+}
+
+impl Function for Tokenize {
+    type Route = Route;
+    type Config = Config;
+
+    const NAME: &'static str = "tokenize";
+    const ROLES_VAR: &'static str = TOKENIZE_ROLES;
+    const ROUTES: &'static [RouteSpec<Route>] = &[
+        RouteSpec {
+            method: Method::POST,
+            path: PathSpec::Exact("/v1/tokens", Route::Tokenize),
+        },
+        RouteSpec {
+            method: Method::POST,
+            path: PathSpec::Exact("/v1/tokens/batch", Route::Batch),
+        },
+        RouteSpec {
+            method: Method::POST,
+            path: PathSpec::Exact("/v1/tokens/lookup", Route::Lookup),
+        },
+        RouteSpec {
+            method: Method::GET,
+            path: PathSpec::Token("/v1/tokens/", Route::Describe),
+        },
+    ];
+
+    fn operation(route: &Route) -> Operation {
+        match route {
+            Route::Tokenize => Operation::Tokenize,
+            Route::Batch => Operation::TokenizeBatch,
+            Route::Lookup => Operation::Lookup,
+            Route::Describe(_) => Operation::Describe,
+        }
+    }
+
+    async fn run(
+        &self,
+        route: Route,
+        request: &Request,
+        facts: &mut Facts,
+    ) -> Result<Reply, Problem> {
+        match route {
+            Route::Tokenize => self.tokenize(request, facts).await,
+            Route::Batch => self.batch(request, facts).await,
+            Route::Lookup => self.lookup(request, facts).await,
+            Route::Describe(segment) => self.describe(&segment, facts).await,
+        }
+    }
+
+    fn key_stats(&self) -> KeyStats {
+        self.tokenizer.key_stats()
+    }
+
+    fn config(env: &mut EnvReader<'_>) -> Config {
+        Config {
+            key_id: env.required(KMS_KEY_ID),
+            secret_id: env.required(FINGERPRINT_SECRET_ID),
+        }
+    }
+
+    async fn build(config: Config, cold: &ColdStart) -> Result<Tokenize, InitError> {
+        let keyring = cold.keyring(&config.key_id).await?;
+        let key = load_fingerprint_key(&cold.clients.secrets, &config.secret_id).await?;
+        info!(key_version = key.version(), "fingerprint key loaded");
+        Ok(Tokenize::new(Tokenizer::new(
+            cold.ports(),
+            Arc::new(cold.vault()),
+            keyring,
+            Fingerprinter::new(&key),
+            CacheLimits::default(),
+        )))
+    }
+}
+
+impl Tokenize {
+    async fn tokenize(&self, request: &Request, facts: &mut Facts) -> Result<Reply, Problem> {
+        let wanted = extract::json::<TokenizeBody>(request)?.into_request()?;
+        let issued = self.tokenizer.tokenize(&wanted).await.map_err(fail)?;
+        let status = if issued.created {
+            StatusCode::CREATED
+        } else {
+            StatusCode::OK
+        };
+        facts.token(&issued.token);
+        Ok(Reply::json(status, &TokenView::issued(&issued)))
+    }
+
+    async fn batch(&self, request: &Request, facts: &mut Facts) -> Result<Reply, Problem> {
+        let batch = extract::json::<TokenizeBatchBody>(request)?;
+        check_batch_size(batch.items.len())?;
+        let parsed: Vec<Result<_, Problem>> = batch
+            .items
+            .into_iter()
+            .map(TokenizeBody::into_request)
+            .collect();
+        let tokenizer = &self.tokenizer;
+        let outcomes = run_batch(&parsed, |valid| async move {
+            tokenizer.tokenize_batch(&valid).await
+        })
+        .await?;
+        let results: Vec<Value> = outcomes
+            .iter()
+            .map(|outcome| match outcome {
+                Ok(t) => {
+                    facts.token(&t.token);
+                    let status = if t.created { 201 } else { 200 };
+                    with_status(status, &TokenView::issued(t))
+                }
+                Err(problem) => item_error(problem),
+            })
+            .collect();
+        Ok(batch_reply(results, facts))
+    }
+
+    async fn lookup(&self, request: &Request, facts: &mut Facts) -> Result<Reply, Problem> {
+        let body = extract::json::<LookupBody>(request)?;
+        let pan = parse_pan(&body.pan)?;
+        let format = parse_format(body.format.as_deref())?;
+        let found = self
+            .tokenizer
+            .lookup_by_pan(&pan, format)
+            .await
+            .map_err(fail)?;
+        facts.token(&found.token);
+        Ok(Reply::json(StatusCode::OK, &TokenView::issued(&found)))
+    }
+
+    async fn describe(&self, segment: &str, facts: &mut Facts) -> Result<Reply, Problem> {
+        let token = parse_token(segment)?;
+        let described = self.tokenizer.describe(&token).await.map_err(fail)?;
+        facts.token(&token);
+        Ok(Reply::json(
+            StatusCode::OK,
+            &TokenView::described(&token, &described),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::routing::{Routed, route};
+
+    #[test]
+    fn routing() {
+        let r = |m: Method, p: &str| route(Tokenize::ROUTES, &m, p);
+        assert_eq!(
+            r(Method::POST, "/v1/tokens"),
+            Routed::Found(Route::Tokenize)
+        );
+        assert_eq!(
+            r(Method::POST, "/prod/v1/tokens/"),
+            Routed::Found(Route::Tokenize)
+        );
+        assert_eq!(
+            r(Method::POST, "/lambda-url/tokenize/v1/tokens/batch"),
+            Routed::Found(Route::Batch)
+        );
+        assert_eq!(
+            r(Method::GET, "/v1/tokens/tok_x"),
+            Routed::Found(Route::Describe("tok_x".into()))
+        );
+        assert_eq!(
+            r(Method::DELETE, "/v1/tokens/tok_x"),
+            Routed::MethodNotAllowed(vec![Method::GET])
+        );
+        assert_eq!(
+            r(Method::GET, "/v1/tokens"),
+            Routed::MethodNotAllowed(vec![Method::POST])
+        );
+        assert_eq!(r(Method::POST, "/v1/detokenize"), Routed::NotFound);
+        assert_eq!(r(Method::GET, "/v1/tokens/a/b"), Routed::NotFound);
+    }
+
+    #[test]
+    fn a_pan_sent_as_a_number_is_not_quoted() {
+        let e =
+            extract::parse::<TokenizeBody>(br#"{"pan":4111111111111111}"#).expect_err("wrong type");
+        assert_eq!(e.kind, Kind::InvalidBody);
+        assert!(!e.detail.contains("4111"), "{}", e.detail);
+    }
+
+    #[test]
+    fn batch_items_are_checked_against_the_item_fields() {
+        let e = extract::parse::<TokenizeBatchBody>(br#"{"items":[{"pan":"1","colour":1}]}"#)
+            .expect_err("unknown");
+        assert_eq!(e.kind, Kind::UnknownField);
+        let e =
+            extract::parse::<TokenizeBatchBody>(br#"{"items":[],"pan":"1"}"#).expect_err("unknown");
+        assert_eq!(e.kind, Kind::UnknownField);
+    }
+
+    #[test]
+    fn request_bodies_never_print_the_pan() {
+        let body: TokenizeBody =
+            extract::parse(br#"{"pan":"4111 1111 1111 1111","format":"fpe"}"#).expect("valid");
+        let printed = format!("{body:?} {:?}", body.pan);
+        assert!(!printed.contains("4111"), "{printed}");
+        let request = body.into_request().expect("valid");
+        assert!(!format!("{request:?}").contains("4111"));
+    }
+}

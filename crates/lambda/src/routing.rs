@@ -1,0 +1,80 @@
+//! Routing: a function's table of routes, matched by method and path.
+//!
+//! Each function declares its routes as a table of [`RouteSpec`]s that build
+//! its own route enum, so a matched route is already the variant its handler
+//! expects, path segment included.
+
+use http::Method;
+
+/// How a route's path is matched, and how the matched route is built.
+#[derive(Debug, Clone)]
+pub enum PathSpec<R> {
+    /// An exact path, such as `/v1/tokens`.
+    Exact(&'static str, R),
+    /// A prefix followed by one `{token}` segment, such as `/v1/tokens/`.
+    Token(&'static str, fn(String) -> R),
+}
+
+/// One route: a method and a path.
+#[derive(Debug, Clone)]
+pub struct RouteSpec<R> {
+    /// The HTTP method.
+    pub method: Method,
+    /// The path and how to build the route from it.
+    pub path: PathSpec<R>,
+}
+
+/// The result of routing a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Routed<R> {
+    /// A route, with its path segment if it has one.
+    Found(R),
+    /// The path exists but not with this method; the allowed methods.
+    MethodNotAllowed(Vec<Method>),
+    /// No such path.
+    NotFound,
+}
+
+/// The API path of a request path: a stage prefix (`/prod/v1/...`) or a
+/// function-URL prefix from `cargo lambda watch` is dropped, as is a trailing slash.
+pub fn api_path(raw: &str) -> &str {
+    let path = raw.find("/v1/").map_or(raw, |i| &raw[i..]);
+    path.strip_suffix('/').unwrap_or(path)
+}
+
+impl<R: Clone> PathSpec<R> {
+    /// The route if `path` matches, and whether it matched a `{token}` segment.
+    fn matches(&self, path: &str) -> Option<(R, bool)> {
+        match self {
+            PathSpec::Exact(p, route) => (*p == path).then(|| (route.clone(), false)),
+            PathSpec::Token(prefix, build) => {
+                let param = path.strip_prefix(prefix)?;
+                (!param.is_empty() && !param.contains('/')).then(|| (build(param.to_owned()), true))
+            }
+        }
+    }
+}
+
+/// Routes `method raw_path` in `table`; exact paths win over `{token}` ones.
+pub fn route<R: Clone>(table: &[RouteSpec<R>], method: &Method, raw_path: &str) -> Routed<R> {
+    let path = api_path(raw_path);
+    let mut candidates: Vec<(&Method, R, bool)> = table
+        .iter()
+        .filter_map(|spec| {
+            spec.path
+                .matches(path)
+                .map(|(route, param)| (&spec.method, route, param))
+        })
+        .collect();
+    candidates.sort_by_key(|(_, _, param)| *param);
+    if let Some(at) = candidates.iter().position(|(m, _, _)| *m == method) {
+        return Routed::Found(candidates.swap_remove(at).1);
+    }
+    if candidates.is_empty() {
+        Routed::NotFound
+    } else {
+        let mut allowed: Vec<Method> = candidates.iter().map(|(m, _, _)| (*m).clone()).collect();
+        allowed.dedup();
+        Routed::MethodNotAllowed(allowed)
+    }
+}
