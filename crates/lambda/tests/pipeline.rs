@@ -1,0 +1,308 @@
+//! The whole envelope in process, for every function, over the memory ports:
+//! routing, authorization, bodies, batches (order kept, per-item errors),
+//! denial, audit-relevant status codes and metrics lines.
+
+use std::sync::{Arc, Mutex};
+
+use serde_json::{Value, json};
+use tessera_core::memory::{MemoryKeyRing, MemoryVault};
+use tessera_core::*;
+use tessera_lambda::auth::AllowList;
+use tessera_lambda::{Admin, App, Detokenize, Function, Tokenize};
+
+const ACCOUNT: &str = "111122223333";
+const TOKENIZER: &str = "payments-tokenizer";
+const DETOKENIZER: &str = "settlement-detokenizer";
+const ADMIN: &str = "tessera-admin";
+const VISA: &str = "4111111111111111";
+const MASTERCARD: &str = "5555555555554444";
+
+fn role(name: &str) -> String {
+    format!("arn:aws:iam::{ACCOUNT}:role/{name}")
+}
+
+/// Three functions over one memory vault and key ring, with a shared metrics capture.
+struct Stack {
+    tokenize: App<Tokenize>,
+    detokenize: App<Detokenize>,
+    admin: App<Admin>,
+    metrics: Arc<Mutex<Vec<String>>>,
+}
+
+fn stack() -> Stack {
+    let vault = Arc::new(MemoryVault::new());
+    let keyring = Arc::new(MemoryKeyRing::new("pipeline"));
+    let ports = Ports {
+        clock: Arc::new(SystemClock),
+        rng: Arc::new(ThreadRandom),
+        vault_id: "pipeline".into(),
+    };
+    let key = FingerprintKey::new(&[5; 32], "v1").expect("key");
+    let metrics = Arc::new(Mutex::new(Vec::new()));
+    let sink = {
+        let metrics = metrics.clone();
+        Arc::new(move |line: String| metrics.lock().expect("metrics").push(line))
+    };
+    let allow = |name: &str| AllowList::parse(&role(name)).expect("allow-list");
+    Stack {
+        tokenize: App::new(
+            Tokenize::new(Tokenizer::new(
+                ports.clone(),
+                vault.clone(),
+                keyring.clone(),
+                Fingerprinter::new(&key),
+                CacheLimits::default(),
+            )),
+            allow(TOKENIZER),
+            None,
+            sink.clone(),
+        ),
+        detokenize: App::new(
+            Detokenize::new(Detokenizer::new(
+                ports,
+                vault.clone(),
+                keyring,
+                CacheLimits::default(),
+            )),
+            allow(DETOKENIZER),
+            None,
+            sink.clone(),
+        ),
+        admin: App::new(Admin::new(Eraser::new(vault)), allow(ADMIN), None, sink),
+        metrics,
+    }
+}
+
+/// An HTTP API (v2) event signed by `caller`.
+fn event(caller: &str, method: &str, path: &str, body: &Value) -> Value {
+    json!({
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": path,
+        "rawQueryString": "",
+        "headers": { "content-type": "application/json" },
+        "requestContext": {
+            "accountId": ACCOUNT,
+            "apiId": "api",
+            "authorizer": { "iam": { "userArn": format!("arn:aws:sts::{ACCOUNT}:assumed-role/{caller}/session") } },
+            "domainName": "example.com",
+            "http": { "method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "t" },
+            "requestId": "r",
+            "routeKey": "$default",
+            "stage": "$default",
+            "time": "23/Nov/2026:12:00:00 +0000",
+            "timeEpoch": 0
+        },
+        "body": if body.is_null() { Value::Null } else { Value::String(body.to_string()) },
+        "isBase64Encoded": false
+    })
+}
+
+async fn call<F: Function>(
+    app: &App<F>,
+    caller: &str,
+    method: &str,
+    path: &str,
+    body: Value,
+) -> (u64, Value) {
+    let response = app
+        .handle_event(
+            event(caller, method, path, &body),
+            lambda_http::Context::default(),
+        )
+        .await
+        .expect("an HTTP event");
+    let status = response["statusCode"].as_u64().expect("status");
+    let body = response["body"]
+        .as_str()
+        .map(|b| serde_json::from_str(b).expect("JSON body"))
+        .unwrap_or(Value::Null);
+    (status, body)
+}
+
+async fn tokenize(s: &Stack, pan: &str) -> String {
+    let (status, body) = call(
+        &s.tokenize,
+        TOKENIZER,
+        "POST",
+        "/v1/tokens",
+        json!({ "pan": pan }),
+    )
+    .await;
+    assert!(status == 201 || status == 200, "{status} {body}");
+    body["token"].as_str().expect("token").to_owned()
+}
+
+#[tokio::test]
+async fn detokenize_returns_the_pan_to_a_listed_role_only() {
+    let s = stack();
+    let token = tokenize(&s, VISA).await;
+    let body = json!({ "token": token, "reason": "settlement" });
+    let (status, out) = call(
+        &s.detokenize,
+        DETOKENIZER,
+        "POST",
+        "/v1/detokenize",
+        body.clone(),
+    )
+    .await;
+    assert_eq!(status, 200, "{out}");
+    assert_eq!(out["pan"], VISA);
+    assert_eq!(out["token"], token.as_str());
+
+    // The tokenizer holds the token but may not turn it back.
+    let (status, out) = call(&s.detokenize, TOKENIZER, "POST", "/v1/detokenize", body).await;
+    assert_eq!(status, 403);
+    assert_eq!(out["type"], "urn:tessera:problem:forbidden");
+    assert!(!out.to_string().contains(VISA));
+
+    // A reason is required.
+    let (status, out) = call(
+        &s.detokenize,
+        DETOKENIZER,
+        "POST",
+        "/v1/detokenize",
+        json!({ "token": token }),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(out["type"], "urn:tessera:problem:invalid-reason");
+}
+
+#[tokio::test]
+async fn tokenize_batch_keeps_order_and_reports_each_item() {
+    let s = stack();
+    let existing = tokenize(&s, MASTERCARD).await;
+    let items = json!({ "items": [
+        { "pan": VISA },
+        { "pan": "4111111111111112" },
+        { "pan": MASTERCARD },
+        { "pan": VISA, "format": "nope" },
+    ]});
+    let (status, out) = call(&s.tokenize, TOKENIZER, "POST", "/v1/tokens/batch", items).await;
+    assert_eq!(status, 200, "{out}");
+    let results = out["results"].as_array().expect("results");
+    assert_eq!(results.len(), 4);
+    assert_eq!(results[0]["status"], 201);
+    assert_eq!(results[0]["last4"], "1111");
+    assert_eq!(results[1]["status"], 400);
+    assert_eq!(
+        results[1]["error"]["type"],
+        "urn:tessera:problem:luhn-check-failed"
+    );
+    assert_eq!(results[2]["status"], 200, "dedup hit");
+    assert_eq!(results[2]["token"], existing.as_str());
+    assert_eq!(results[3]["status"], 400);
+    assert!(!out.to_string().contains("41111111111111"));
+}
+
+#[tokio::test]
+async fn detokenize_batch_keeps_order_and_reports_each_item() {
+    let s = stack();
+    let visa = tokenize(&s, VISA).await;
+    let mc = tokenize(&s, MASTERCARD).await;
+    let body = json!({
+        "tokens": [mc, "tok_00000000000000000000000000", VISA, visa],
+        "reason": "settlement batch"
+    });
+    let (status, out) = call(
+        &s.detokenize,
+        DETOKENIZER,
+        "POST",
+        "/v1/detokenize/batch",
+        body,
+    )
+    .await;
+    assert_eq!(status, 200, "{out}");
+    let results = out["results"].as_array().expect("results");
+    assert_eq!(results.len(), 4);
+    assert_eq!(results[0]["pan"], MASTERCARD);
+    assert_eq!(results[1]["status"], 404);
+    assert_eq!(results[1]["token"], "tok_00000000000000000000000000");
+    // A card number sent as a token is refused and never echoed.
+    assert_eq!(results[2]["status"], 400);
+    assert_eq!(
+        results[2]["error"]["type"],
+        "urn:tessera:problem:invalid-token"
+    );
+    assert!(results[2].get("token").is_none());
+    assert_eq!(results[3]["pan"], VISA);
+
+    let too_many: Vec<String> = (0..101).map(|_| visa.clone()).collect();
+    let (status, out) = call(
+        &s.detokenize,
+        DETOKENIZER,
+        "POST",
+        "/v1/detokenize/batch",
+        json!({ "tokens": too_many, "reason": "r" }),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(out["type"], "urn:tessera:problem:batch-too-large");
+}
+
+#[tokio::test]
+async fn admin_erases_and_a_second_delete_is_not_found() {
+    let s = stack();
+    let token = tokenize(&s, VISA).await;
+    let path = format!("/v1/tokens/{token}");
+    let (status, _) = call(&s.admin, TOKENIZER, "DELETE", &path, Value::Null).await;
+    assert_eq!(status, 403, "only the admin role erases");
+    let (status, _) = call(&s.admin, ADMIN, "DELETE", &path, Value::Null).await;
+    assert_eq!(status, 204);
+    let (status, out) = call(&s.admin, ADMIN, "DELETE", &path, Value::Null).await;
+    assert_eq!(status, 404);
+    assert_eq!(out["type"], "urn:tessera:problem:token-not-found");
+    let (status, _) = call(
+        &s.detokenize,
+        DETOKENIZER,
+        "POST",
+        "/v1/detokenize",
+        json!({ "token": token, "reason": "after erasure" }),
+    )
+    .await;
+    assert_eq!(status, 404);
+    // Tokenizing the card again issues a new token: the index item went too.
+    assert_ne!(tokenize(&s, VISA).await, token);
+    let (status, _) = call(&s.admin, ADMIN, "GET", &path, Value::Null).await;
+    assert_eq!(status, 405);
+}
+
+#[tokio::test]
+async fn every_request_writes_one_metrics_line_with_kms_counts_from_the_key_caches() {
+    let s = stack();
+    let token = tokenize(&s, VISA).await;
+    tokenize(&s, MASTERCARD).await;
+    let body = json!({ "token": token, "reason": "r" });
+    call(
+        &s.detokenize,
+        DETOKENIZER,
+        "POST",
+        "/v1/detokenize",
+        body.clone(),
+    )
+    .await;
+    call(&s.detokenize, DETOKENIZER, "POST", "/v1/detokenize", body).await;
+    let lines: Vec<Value> = s
+        .metrics
+        .lock()
+        .expect("metrics")
+        .iter()
+        .map(|l| serde_json::from_str(l).expect("EMF JSON"))
+        .collect();
+    assert_eq!(lines.len(), 4);
+    let kms: Vec<u64> = lines
+        .iter()
+        .map(|l| l["KmsCalls"].as_u64().expect("n"))
+        .collect();
+    let hits: Vec<u64> = lines
+        .iter()
+        .map(|l| l["DataKeyCacheHits"].as_u64().expect("n"))
+        .collect();
+    // One GenerateDataKey for the first card, a cached key for the second;
+    // one Decrypt for the first detokenize, a cached key for the second.
+    assert_eq!(kms, [1, 0, 1, 0]);
+    assert_eq!(hits, [0, 1, 0, 1]);
+    assert_eq!(lines[2]["Function"], "detokenize");
+    assert_eq!(lines[2]["Operation"], "detokenize");
+}
