@@ -48,7 +48,11 @@ async fn round_trip_every_format_and_dedupe_mode() {
     let described = tokenizer
         .describe(
             &tokenizer
-                .lookup_by_pan(&pan("5555555555554444"), TokenFormat::Fpe)
+                .lookup_by_pan(
+                    &pan("5555555555554444"),
+                    TokenFormat::Fpe,
+                    &DedupScope::default(),
+                )
                 .await
                 .expect("lookup")
                 .token,

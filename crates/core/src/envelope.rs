@@ -1,5 +1,7 @@
 //! Envelope encryption of PANs: AES-256-GCM under a data key, with AAD that
-//! binds each ciphertext to its vault, token and record version.
+//! binds each ciphertext to its vault, token and record version, and (from
+//! record version 2) to the token's expiry and facts, so an item whose `exp`
+//! was removed or edited no longer decrypts.
 
 use std::fmt;
 
@@ -9,13 +11,16 @@ use zeroize::Zeroizing;
 
 use crate::pan::Pan;
 use crate::random::Random;
+use crate::record::TokenFacts;
 use crate::secret::{DataKey, WrappedKey};
 use crate::token::Token;
 
 /// Bytes in a GCM nonce (96 bits, random per record).
 pub const NONCE_BYTES: usize = 12;
-/// Domain separator at the front of every AAD, so no other protocol's AAD collides.
+/// Domain separator at the front of a version 1 AAD, so no other protocol's AAD collides.
 const AAD_LABEL: &[u8] = b"tessera/pan/v1";
+/// Domain separator of a version 2 AAD.
+const AAD_LABEL_V2: &[u8] = b"tessera/pan/v2";
 
 /// A ciphertext failed authentication: tampered, moved, or under another key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -23,19 +28,26 @@ const AAD_LABEL: &[u8] = b"tessera/pan/v1";
 pub struct IntegrityError;
 
 /// What a ciphertext is bound to: moving it to another vault, token or
-/// record version makes it fail to decrypt.
+/// record version, or editing its facts or expiry (version 2), makes it fail
+/// to decrypt.
 #[derive(Debug, Clone, Copy)]
 pub struct Aad<'a> {
-    /// The vault's identity (the table name).
+    /// The vault's stable identity (`TESSERA_VAULT_ID`; by default the name
+    /// of the table the vault was created in, which is what version 1 bound).
     pub vault_id: &'a str,
     /// The token the record is stored under.
     pub token: &'a Token,
     /// The record layout version.
     pub version: u32,
+    /// The token's facts, expiry included (bound from version 2).
+    pub facts: &'a TokenFacts,
 }
 
 impl Aad<'_> {
     fn to_bytes(self) -> Vec<u8> {
+        if self.version >= 2 {
+            return self.to_bytes_v2();
+        }
         // Length-prefixed fields so ("ab","c") and ("a","bc") differ.
         let mut out = Vec::with_capacity(
             AAD_LABEL.len() + 8 + self.vault_id.len() + self.token.as_str().len(),
@@ -46,6 +58,36 @@ impl Aad<'_> {
             out.extend_from_slice(field);
         }
         out.extend_from_slice(&self.version.to_be_bytes());
+        out
+    }
+
+    fn to_bytes_v2(self) -> Vec<u8> {
+        let f = self.facts;
+        let mut out = Vec::with_capacity(128);
+        out.extend_from_slice(AAD_LABEL_V2);
+        out.extend_from_slice(&self.version.to_be_bytes());
+        for field in [
+            self.vault_id,
+            self.token.as_str(),
+            f.format.as_str(),
+            &f.bin,
+            &f.last4,
+            f.brand.as_str(),
+        ] {
+            // Length-prefixed, so ("ab","c") and ("a","bc") differ.
+            out.extend_from_slice(&u16::try_from(field.len()).unwrap_or(u16::MAX).to_be_bytes());
+            out.extend_from_slice(field.as_bytes());
+        }
+        out.push(f.pan_length);
+        out.extend_from_slice(&f.created_at.to_be_bytes());
+        // "Never" is its own tag, not a time that an edit could reach.
+        match f.expires_at {
+            None => out.push(0),
+            Some(exp) => {
+                out.push(1);
+                out.extend_from_slice(&exp.to_be_bytes());
+            }
+        }
         out
     }
 }
@@ -134,6 +176,81 @@ mod tests {
         Token::parse(s).expect("token")
     }
 
+    fn facts() -> TokenFacts {
+        TokenFacts {
+            format: crate::token::TokenFormat::Opaque,
+            bin: "411111".into(),
+            last4: "1111".into(),
+            brand: crate::brand::Brand::Visa,
+            pan_length: 16,
+            created_at: 1_700_000_000,
+            expires_at: Some(1_800_000_000),
+        }
+    }
+
+    #[test]
+    fn version_2_binds_expiry_and_facts_and_version_1_does_not() {
+        let pan = Pan::parse("4111111111111111").expect("pan");
+        let t = token("tok_01h2xcejqtf2nbrexx3vqjhp41");
+        let k = key();
+        let f = facts();
+        let v2 = Aad {
+            vault_id: "vault",
+            token: &t,
+            version: 2,
+            facts: &f,
+        };
+        let sealed = k.seal(&OsRandom, v2, &pan);
+        assert_eq!(k.open(v2, &sealed), Ok(pan.clone()));
+        let edits = [
+            TokenFacts {
+                expires_at: None,
+                ..facts()
+            },
+            TokenFacts {
+                expires_at: Some(1_900_000_000),
+                ..facts()
+            },
+            TokenFacts {
+                last4: "1112".into(),
+                ..facts()
+            },
+            TokenFacts {
+                created_at: 1,
+                ..facts()
+            },
+            TokenFacts {
+                pan_length: 15,
+                ..facts()
+            },
+        ];
+        for edited in &edits {
+            assert_eq!(
+                k.open(
+                    Aad {
+                        facts: edited,
+                        ..v2
+                    },
+                    &sealed
+                ),
+                Err(IntegrityError)
+            );
+        }
+        // A version 1 record opens whatever its facts say (they were not bound).
+        let v1 = Aad { version: 1, ..v2 };
+        let old = k.seal(&OsRandom, v1, &pan);
+        assert_eq!(
+            k.open(
+                Aad {
+                    facts: &edits[0],
+                    ..v1
+                },
+                &old
+            ),
+            Ok(pan)
+        );
+    }
+
     #[test]
     fn round_trip_and_binding() {
         let pan = Pan::parse("4111111111111111").expect("pan");
@@ -142,10 +259,12 @@ mod tests {
             token("tok_01h2xcejqtf2nbrexx3vqjhp42"),
         );
         let k = key();
+        let f = facts();
         let aad = Aad {
             vault_id: "vault",
             token: &a,
             version: 1,
+            facts: &f,
         };
         let sealed = k.seal(&OsRandom, aad, &pan);
         assert_eq!(k.open(aad, &sealed), Ok(pan));
@@ -173,10 +292,12 @@ mod tests {
     fn another_key_cannot_open() {
         let pan = Pan::parse("4111111111111111").expect("pan");
         let t = token("tok_01h2xcejqtf2nbrexx3vqjhp41");
+        let f = facts();
         let aad = Aad {
             vault_id: "vault",
             token: &t,
             version: 1,
+            facts: &f,
         };
         let sealed = key().seal(&OsRandom, aad, &pan);
         let other = CipherKey::new(

@@ -1,11 +1,22 @@
-//! PAN fingerprints for deduplication: HMAC-SHA256 under a secret key.
+//! PAN fingerprints for deduplication: HMAC-SHA256 under a secret key, over
+//! the dedup scope, the token format and the PAN.
+//!
+//! Index items written before scopes existed hold HMAC(key, PAN) alone. One
+//! configured scope, the legacy scope, keeps that derivation, so the callers
+//! mapped to it still find those items; every other scope uses the scoped
+//! input, which starts with a label no PAN (all digits) can collide with.
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
 use crate::pan::Pan;
 use crate::record::Fingerprint;
+use crate::scope::DedupScope;
 use crate::secret::FingerprintKey;
+use crate::token::TokenFormat;
+
+/// Domain separator of scoped fingerprints.
+const SCOPED_LABEL: &[u8] = b"tessera/fp/v2";
 
 /// Computes fingerprints under one key. The keyed HMAC state (the padded
 /// inner and outer key blocks) is computed once here and cloned per call.
@@ -13,6 +24,7 @@ use crate::secret::FingerprintKey;
 pub struct Fingerprinter {
     keyed: Hmac<Sha256>,
     version: String,
+    legacy: Option<DedupScope>,
 }
 
 impl Fingerprinter {
@@ -24,12 +36,28 @@ impl Fingerprinter {
         Fingerprinter {
             keyed,
             version: key.version().to_owned(),
+            legacy: None,
         }
     }
 
-    /// The fingerprint of `pan`.
-    pub fn fingerprint(&self, pan: &Pan) -> Fingerprint {
+    /// Names the scope whose fingerprints keep the pre-scope derivation, so
+    /// index items written before scopes existed are still found by it.
+    pub fn with_legacy_scope(mut self, scope: Option<DedupScope>) -> Fingerprinter {
+        self.legacy = scope;
+        self
+    }
+
+    /// The fingerprint of `pan` for tokens of `format` in `scope`.
+    pub fn fingerprint(&self, scope: &DedupScope, format: TokenFormat, pan: &Pan) -> Fingerprint {
         let mut mac = self.keyed.clone();
+        if self.legacy.as_ref() != Some(scope) {
+            // Length-prefixed, so no (scope, format) pair reads as another.
+            mac.update(SCOPED_LABEL);
+            for field in [scope.as_str().as_bytes(), format.as_str().as_bytes()] {
+                mac.update(&u16::try_from(field.len()).unwrap_or(u16::MAX).to_be_bytes());
+                mac.update(field);
+            }
+        }
         mac.update(pan.expose_digits().as_bytes());
         Fingerprint::from_bytes(mac.finalize().into_bytes().into())
     }
@@ -53,14 +81,23 @@ mod tests {
     #[test]
     fn matches_rfc_hmac_and_depends_on_key() {
         let pan = Pan::parse("4111111111111111").expect("pan");
+        let scope = DedupScope::default();
+        let opaque = TokenFormat::Opaque;
         let a = Fingerprinter::new(&FingerprintKey::new(&[1u8; 32], "v1").expect("key"));
         let b = Fingerprinter::new(&FingerprintKey::new(&[2u8; 32], "v2").expect("key"));
-        assert_eq!(a.fingerprint(&pan), a.fingerprint(&pan));
-        assert_ne!(a.fingerprint(&pan), b.fingerprint(&pan));
-        // Same as a one-shot HMAC: the cached state changes nothing.
+        let fp = |f: &Fingerprinter, s: &DedupScope, fmt| f.fingerprint(s, fmt, &pan);
+        assert_eq!(fp(&a, &scope, opaque), fp(&a, &scope, opaque));
+        assert_ne!(fp(&a, &scope, opaque), fp(&b, &scope, opaque));
+        // Another scope or format never shares an index item.
+        let other = DedupScope::new("other").expect("scope");
+        assert_ne!(fp(&a, &scope, opaque), fp(&a, &other, opaque));
+        assert_ne!(fp(&a, &scope, opaque), fp(&a, &scope, TokenFormat::Fpe));
+        // The legacy scope computes the pre-scope one-shot HMAC of the PAN.
+        let legacy = a.clone().with_legacy_scope(Some(scope.clone()));
         let mut one_shot = <Hmac<Sha256> as Mac>::new_from_slice(&[1u8; 32]).expect("key");
         one_shot.update(b"4111111111111111");
         let expected: [u8; 32] = one_shot.finalize().into_bytes().into();
-        assert_eq!(a.fingerprint(&pan).to_hex(), hex::encode(expected));
+        assert_eq!(fp(&legacy, &scope, opaque).to_hex(), hex::encode(expected));
+        assert_ne!(fp(&legacy, &other, opaque).to_hex(), hex::encode(expected));
     }
 }

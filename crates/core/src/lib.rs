@@ -44,6 +44,7 @@ mod pan;
 pub mod ports;
 mod random;
 mod record;
+mod scope;
 mod secret;
 mod service;
 mod token;
@@ -66,9 +67,10 @@ pub use random::{OsRandom, Random, ThreadRandom};
 pub use record::{
     Fingerprint, IndexEntry, IndexKey, RECORD_VERSION, TokenDescription, TokenFacts, VaultRecord,
 };
+pub use scope::{DedupScope, MAX_SCOPE_CHARS, ScopeError};
 pub use secret::{DataKey, FingerprintKey, KEY_BYTES, KeyLengthError, WrappedKey};
 pub use service::{
-    Detokenized, Detokenizer, Eraser, Error, MAX_BATCH_ITEMS, Ports, TokenizeRequest, Tokenized,
-    Tokenizer,
+    Detokenized, Detokenizer, Eraser, Error, MAX_BATCH_ITEMS, MIN_FPE_PAN_DIGITS, Ports,
+    TokenizeRequest, Tokenized, Tokenizer,
 };
 pub use token::{OPAQUE_PREFIX, Token, TokenError, TokenFormat};

@@ -7,8 +7,10 @@ use crate::metadata::Metadata;
 use crate::secret::WrappedKey;
 use crate::token::{Token, TokenFormat};
 
-/// The record layout version, bound into the AAD of every ciphertext.
-pub const RECORD_VERSION: u32 = 1;
+/// The record layout version written now, bound into the AAD of every
+/// ciphertext. Version 2 also binds expiry and facts; version 1 records
+/// (vault id, token and version only) still open.
+pub const RECORD_VERSION: u32 = 2;
 
 /// The non-sensitive facts of a token: safe to return to any tokenize caller.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -23,8 +23,14 @@ use crate::random::Random;
 use crate::record::{
     IndexEntry, IndexKey, RECORD_VERSION, TokenDescription, TokenFacts, VaultRecord, is_expired,
 };
+use crate::scope::DedupScope;
 use crate::token::{Token, TokenFormat};
 
+/// Shortest PAN an fpe token may stand for. An fpe token keeps the first six
+/// and last four digits, so a 12- to 14-digit PAN leaves 2 to 4 random
+/// digits: a space that a few `dedupe: false` calls exhaust, and that hides
+/// the PAN behind at most 10^4 guesses. From 15 digits it is 10^5 and up.
+pub const MIN_FPE_PAN_DIGITS: usize = 15;
 /// Most items in one batch call.
 pub const MAX_BATCH_ITEMS: usize = 100;
 /// Items of a batch in flight at once: enough to hide store latency, few
@@ -53,6 +59,18 @@ pub enum Error {
     /// An imported token does not fit its PAN (format, length, BIN or last 4).
     #[error("the imported token does not fit its PAN")]
     TokenMismatch,
+    /// Dedup found this card's token in the caller's scope, but it outlives the
+    /// expiry asked for, or the request carries metadata the existing token
+    /// would silently drop. The caller decides: same retention, or `dedupe: false`.
+    #[error(
+        "this card already has a token in your scope that does not match this request (it expires later, or metadata was sent); send the same retention without metadata, or dedupe: false for a separate token"
+    )]
+    DedupConflict,
+    /// An fpe token was asked for a PAN too short to hide (see [`MIN_FPE_PAN_DIGITS`]).
+    #[error(
+        "fpe tokens need a PAN of at least {MIN_FPE_PAN_DIGITS} digits: a shorter one leaves too few random digits; use the opaque format"
+    )]
+    FpeTooShort,
     /// Conditional writes kept colliding; the request may be retried.
     #[error("could not issue a unique token after {MAX_WRITE_ATTEMPTS} attempts")]
     Contention,
@@ -92,6 +110,8 @@ pub struct TokenizeRequest {
     pub metadata: Metadata,
     /// Return the existing token for this PAN and format, if any (default on).
     pub dedupe: bool,
+    /// The caller's dedup scope: dedup only ever finds tokens of this scope.
+    pub scope: DedupScope,
 }
 
 impl TokenizeRequest {
@@ -103,6 +123,7 @@ impl TokenizeRequest {
             expiry: Expiry::Never,
             metadata: Metadata::default(),
             dedupe: true,
+            scope: DedupScope::default(),
         }
     }
 }
@@ -136,8 +157,29 @@ pub struct Ports {
     pub clock: Arc<dyn Clock>,
     /// Randomness for tokens and nonces.
     pub rng: Arc<dyn Random>,
-    /// The vault's identity (the table name), bound into every ciphertext.
+    /// The vault's stable identity, bound into every ciphertext
+    /// (`TESSERA_VAULT_ID`; by default the table's name).
     pub vault_id: String,
+}
+
+/// Whether an existing token may answer `request`: it must not outlive the
+/// expiry asked for (an earlier one is fine, and the response says when), and
+/// the request must not carry metadata that the existing token would drop.
+fn hit_honours(hit: &Tokenized, request: &TokenizeRequest, wanted: Option<i64>) -> bool {
+    let within = match (hit.facts.expires_at, wanted) {
+        (_, None) => true,
+        (Some(existing), Some(wanted)) => existing <= wanted,
+        (None, Some(_)) => false,
+    };
+    within && request.metadata.is_empty()
+}
+
+fn check_format(request: &TokenizeRequest) -> Result<(), Error> {
+    if request.format == TokenFormat::Fpe && request.pan.len() < MIN_FPE_PAN_DIGITS {
+        Err(Error::FpeTooShort)
+    } else {
+        Ok(())
+    }
 }
 
 fn check_batch(items: usize) -> Result<(), Error> {
@@ -192,16 +234,21 @@ impl Tokenizer {
 
     /// Tokenizes one PAN (see DESIGN: dedup, fpe collisions, lost races).
     pub async fn tokenize(&self, request: &TokenizeRequest) -> Result<Tokenized, Error> {
+        check_format(request)?;
         let now = self.ports.clock.now_secs();
         let expires_at = request.expiry.resolve(now)?;
         let index_key = request
             .dedupe
-            .then(|| self.index_key(&request.pan, request.format));
+            .then(|| self.index_key(&request.scope, &request.pan, request.format));
         for _ in 0..MAX_WRITE_ATTEMPTS {
             if let Some(key) = &index_key
                 && let Some(hit) = self.live_index(key, &request.pan, now).await?
             {
-                return Ok(hit);
+                return if hit_honours(&hit, request, expires_at) {
+                    Ok(hit)
+                } else {
+                    Err(Error::DedupConflict)
+                };
             }
             let record = self
                 .seal(request, now, expires_at, index_key.as_ref())
@@ -248,11 +295,12 @@ impl Tokenizer {
         if !fits {
             return Err(Error::TokenMismatch);
         }
+        check_format(request)?;
         let now = self.ports.clock.now_secs();
         let expires_at = request.expiry.resolve(now)?;
         let key = request
             .dedupe
-            .then(|| self.index_key(&request.pan, request.format));
+            .then(|| self.index_key(&request.scope, &request.pan, request.format));
         let record = self
             .seal_as(token, request, now, expires_at, key.as_ref())
             .await?;
@@ -283,10 +331,16 @@ impl Tokenizer {
             .await)
     }
 
-    /// The live token already issued for `pan` in `format`, creating nothing.
-    pub async fn lookup_by_pan(&self, pan: &Pan, format: TokenFormat) -> Result<Tokenized, Error> {
+    /// The live token already issued for `pan` in `format` within `scope`,
+    /// creating nothing.
+    pub async fn lookup_by_pan(
+        &self,
+        pan: &Pan,
+        format: TokenFormat,
+        scope: &DedupScope,
+    ) -> Result<Tokenized, Error> {
         let now = self.ports.clock.now_secs();
-        let key = self.index_key(pan, format);
+        let key = self.index_key(scope, pan, format);
         self.live_index(&key, pan, now)
             .await?
             .ok_or(Error::NotFound)
@@ -306,10 +360,10 @@ impl Tokenizer {
         self.keys.stats()
     }
 
-    fn index_key(&self, pan: &Pan, format: TokenFormat) -> IndexKey {
+    fn index_key(&self, scope: &DedupScope, pan: &Pan, format: TokenFormat) -> IndexKey {
         IndexKey {
             format,
-            fingerprint: self.fingerprinter.fingerprint(pan),
+            fingerprint: self.fingerprinter.fingerprint(scope, format, pan),
         }
     }
 
@@ -375,14 +429,16 @@ impl Tokenizer {
     ) -> Result<VaultRecord, Error> {
         let rng = self.ports.rng.as_ref();
         let key = self.keys.key(self.ports.clock.now_millis()).await?;
+        let facts = facts_for(&request.pan, request.format, now, expires_at);
         let aad = Aad {
             vault_id: &self.ports.vault_id,
             token: &token,
             version: RECORD_VERSION,
+            facts: &facts,
         };
         let ciphertext = key.seal(rng, aad, &request.pan);
         Ok(VaultRecord {
-            facts: facts_for(&request.pan, request.format, now, expires_at),
+            facts,
             token,
             version: RECORD_VERSION,
             ciphertext,
@@ -457,6 +513,7 @@ impl Detokenizer {
             vault_id: &self.ports.vault_id,
             token,
             version: record.version,
+            facts: &record.facts,
         };
         let pan = key.open(aad, &record.ciphertext)?;
         Ok(Detokenized {

@@ -90,6 +90,10 @@ proptest! {
         let format = if fpe { TokenFormat::Fpe } else { TokenFormat::Opaque };
         let req = TokenizeRequest { format, dedupe, ..TokenizeRequest::new(p.clone()) };
         let rt = rt();
+        if fpe && p.len() < MIN_FPE_PAN_DIGITS {
+            prop_assert_eq!(rt.block_on(f.tokenizer.tokenize(&req)).err(), Some(Error::FpeTooShort));
+            return Ok(());
+        }
         let issued = rt.block_on(f.tokenizer.tokenize(&req)).expect("tokenize");
         let back = rt.block_on(f.detokenizer.detokenize(&issued.token)).expect("detokenize");
         prop_assert_eq!(back.pan, p);
@@ -101,6 +105,11 @@ proptest! {
         let f = fixture();
         let rt = rt();
         let req = TokenizeRequest { format: TokenFormat::Fpe, dedupe: false, ..TokenizeRequest::new(p.clone()) };
+        if p.len() < MIN_FPE_PAN_DIGITS {
+            // Too few random middle digits to hide the PAN: refused, never exhausted.
+            prop_assert_eq!(rt.block_on(f.tokenizer.tokenize(&req)).err(), Some(Error::FpeTooShort));
+            return Ok(());
+        }
         for _ in 0..4 {
             let t = rt.block_on(f.tokenizer.tokenize(&req)).expect("tokenize").token;
             let s = t.as_str();
@@ -277,10 +286,11 @@ fn expiry_is_enforced_before_ttl_deletion() {
         Some(Error::NotFound)
     );
     assert_eq!(
-        rt.block_on(
-            f.tokenizer
-                .lookup_by_pan(&pan("4111111111111111"), TokenFormat::Opaque)
-        )
+        rt.block_on(f.tokenizer.lookup_by_pan(
+            &pan("4111111111111111"),
+            TokenFormat::Opaque,
+            &DedupScope::default()
+        ))
         .err(),
         Some(Error::NotFound)
     );
@@ -289,10 +299,11 @@ fn expiry_is_enforced_before_ttl_deletion() {
     assert!(second.created);
     assert_ne!(second.token, first.token);
     assert_eq!(
-        rt.block_on(
-            f.tokenizer
-                .lookup_by_pan(&pan("4111111111111111"), TokenFormat::Opaque)
-        )
+        rt.block_on(f.tokenizer.lookup_by_pan(
+            &pan("4111111111111111"),
+            TokenFormat::Opaque,
+            &DedupScope::default()
+        ))
         .expect("found")
         .token,
         second.token
@@ -325,8 +336,11 @@ fn lookup_creates_nothing() {
     let rt = rt();
     let p = pan("378282246310005");
     assert_eq!(
-        rt.block_on(f.tokenizer.lookup_by_pan(&p, TokenFormat::Opaque))
-            .err(),
+        rt.block_on(
+            f.tokenizer
+                .lookup_by_pan(&p, TokenFormat::Opaque, &DedupScope::default())
+        )
+        .err(),
         Some(Error::NotFound)
     );
     assert_eq!(f.vault.record_count(), 0);
@@ -335,7 +349,10 @@ fn lookup_creates_nothing() {
         .block_on(f.tokenizer.tokenize(&TokenizeRequest::new(p.clone())))
         .expect("t");
     let found = rt
-        .block_on(f.tokenizer.lookup_by_pan(&p, TokenFormat::Opaque))
+        .block_on(
+            f.tokenizer
+                .lookup_by_pan(&p, TokenFormat::Opaque, &DedupScope::default()),
+        )
         .expect("found");
     assert_eq!(found.token, t.token);
     assert_eq!(found.facts.brand, Brand::Amex);
@@ -535,4 +552,108 @@ fn import_uses_the_given_token_once() {
         rt.block_on(f.tokenizer.import(wrong, &fpe)).err(),
         Some(Error::TokenMismatch)
     );
+}
+
+#[test]
+fn dedup_and_lookup_never_cross_scopes() {
+    let f = fixture();
+    let rt = rt();
+    let p = pan("4111111111111111");
+    let payments = DedupScope::new("payments").expect("scope");
+    let marketing = DedupScope::new("marketing").expect("scope");
+    let in_scope = |scope: &DedupScope| TokenizeRequest {
+        scope: scope.clone(),
+        ..TokenizeRequest::new(p.clone())
+    };
+    let a = rt
+        .block_on(f.tokenizer.tokenize(&in_scope(&payments)))
+        .expect("a");
+    // Another scope's caller neither finds the card nor gets the same token.
+    assert_eq!(
+        rt.block_on(
+            f.tokenizer
+                .lookup_by_pan(&p, TokenFormat::Opaque, &marketing)
+        )
+        .err(),
+        Some(Error::NotFound)
+    );
+    let b = rt
+        .block_on(f.tokenizer.tokenize(&in_scope(&marketing)))
+        .expect("b");
+    assert!(b.created);
+    assert_ne!(a.token, b.token);
+    // Within a scope dedup still works.
+    let again = rt
+        .block_on(f.tokenizer.tokenize(&in_scope(&payments)))
+        .expect("again");
+    assert_eq!((again.token, again.created), (a.token, false));
+}
+
+#[test]
+fn a_dedup_hit_never_outlives_the_requested_expiry_or_drops_metadata() {
+    let f = fixture();
+    let rt = rt();
+    let p = pan("4111111111111111");
+    let forever = rt
+        .block_on(f.tokenizer.tokenize(&TokenizeRequest::new(p.clone())))
+        .expect("forever");
+    // B asks for a token that ends with the card: A's never-expiring token would outlive it.
+    let until_card_expiry = TokenizeRequest {
+        expiry: Expiry::card("12/27").expect("expiry"),
+        ..TokenizeRequest::new(p.clone())
+    };
+    assert_eq!(
+        rt.block_on(f.tokenizer.tokenize(&until_card_expiry)).err(),
+        Some(Error::DedupConflict)
+    );
+    // Metadata the existing token would silently drop: refused too.
+    let mut tagged = TokenizeRequest::new(p.clone());
+    tagged.metadata =
+        Metadata::new([("order".to_owned(), "A-1".to_owned())].into()).expect("metadata");
+    assert_eq!(
+        rt.block_on(f.tokenizer.tokenize(&tagged)).err(),
+        Some(Error::DedupConflict)
+    );
+    // The same request again is a plain hit.
+    let again = rt
+        .block_on(f.tokenizer.tokenize(&TokenizeRequest::new(p.clone())))
+        .expect("again");
+    assert_eq!(again.token, forever.token);
+    // A token that expires before the requested expiry is returned, and says when.
+    let q = pan("5555555555554444");
+    let short = TokenizeRequest {
+        expiry: Expiry::ttl(3600).expect("ttl"),
+        ..TokenizeRequest::new(q.clone())
+    };
+    let first = rt.block_on(f.tokenizer.tokenize(&short)).expect("short");
+    let longer = TokenizeRequest {
+        expiry: Expiry::ttl(7200).expect("ttl"),
+        ..TokenizeRequest::new(q)
+    };
+    let hit = rt.block_on(f.tokenizer.tokenize(&longer)).expect("hit");
+    assert_eq!(hit.token, first.token);
+    assert_eq!(hit.facts.expires_at, first.facts.expires_at);
+}
+
+#[test]
+fn an_expiry_removed_from_a_record_does_not_revive_it() {
+    let f = fixture();
+    let rt = rt();
+    let req = TokenizeRequest {
+        expiry: Expiry::ttl(60).expect("ttl"),
+        dedupe: false,
+        ..TokenizeRequest::new(pan("4111111111111111"))
+    };
+    let issued = rt.block_on(f.tokenizer.tokenize(&req)).expect("tokenize");
+    // A raw UpdateItem that removes `exp` (or pushes it out) must not revive it.
+    let mut record = rt
+        .block_on(f.vault.get(&issued.token))
+        .expect("get")
+        .expect("stored");
+    record.facts.expires_at = None;
+    f.vault.overwrite_record(record);
+    assert!(matches!(
+        rt.block_on(f.detokenizer.detokenize(&issued.token)),
+        Err(Error::Integrity(_))
+    ));
 }
