@@ -6,7 +6,7 @@ use std::sync::Arc;
 use tessera_aws::KmsKeyRing;
 use tessera_core::memory::ManualClock;
 use tessera_core::{
-    Clock, DataKeyIssuer, DataKeyUnwrapper, Error, Expiry, IssuingVault, KeyError, Pan,
+    Clock, DataKeyIssuer, DataKeyUnwrapper, DedupScope, Error, Expiry, IssuingVault, KeyError, Pan,
     ReadingVault, SystemClock, Token, TokenFormat, TokenizeRequest,
 };
 use tessera_e2e::{env_reader, stack};

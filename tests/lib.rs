@@ -131,11 +131,23 @@ impl Stack {
                 self.made.secret_arn.clone(),
             ),
             ("TESSERA_TOKENIZE_ROLES".into(), TOKENIZER_ROLE.into()),
+            ("TESSERA_DESCRIBE_ROLES".into(), TOKENIZER_ROLE.into()),
+            // The fixtures are seeded in the default scope, as the tokenizer's.
+            (
+                "TESSERA_DEDUP_SCOPES".into(),
+                format!("default={TOKENIZER_ROLE}"),
+            ),
             ("TESSERA_DETOKENIZE_ROLES".into(), DETOKENIZER_ROLE.into()),
             ("TESSERA_ADMIN_ROLES".into(), ADMIN_ROLE.into()),
+            // The sample events' REST API and HTTP API.
+            ("TESSERA_API_ID".into(), "abc123,def456".into()),
+            ("TESSERA_API_STAGE".into(), "prod,$default".into()),
         ])
     }
 }
+
+/// The function ARN the sample events' account invokes, as Lambda sets it.
+pub const FUNCTION_ARN: &str = "arn:aws:lambda:us-east-1:111122223333:function:tessera";
 
 /// An environment reader over a map.
 pub fn env_reader(map: HashMap<String, String>) -> EnvReader<'static> {

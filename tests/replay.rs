@@ -167,6 +167,7 @@ async fn every_event_gives_its_expected_response_and_no_log_leaks_a_pan() {
         let app = &apps[expect["function"].as_str().expect("function")];
         let mut context = lambda_http::Context::default();
         context.request_id = format!("replay-{i}");
+        context.invoked_function_arn = tessera_e2e::FUNCTION_ARN.into();
         let response = app.serve(event, context).await.expect("an HTTP event");
 
         assert_eq!(

@@ -2,7 +2,10 @@
 //! verified, mapped to its role and checked against the route's allow-list.
 //!
 //! Only the request context is read. Nothing in headers or the body can
-//! name or change the principal.
+//! name or change the principal. The context is only as trustworthy as
+//! whoever invoked the function, so [`ApiOrigin`] first checks that the event
+//! came through this deployment's API (API id, stage, and the function's own
+//! account); a direct `lambda:InvokeFunction` with a forged context is refused.
 
 use lambda_http::request::RequestContext;
 use lambda_http::{Request, RequestExt};
@@ -214,17 +217,74 @@ impl Decision {
     }
 }
 
+/// The API this deployment's functions accept events from.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ApiOrigin {
+    api_ids: Vec<String>,
+    stages: Vec<String>,
+}
+
+impl ApiOrigin {
+    /// From comma-separated API ids and stage names (one of each in a
+    /// deployment; several only where tests replay events of several APIs).
+    pub fn parse(api_ids: &str, stages: &str) -> Result<ApiOrigin, String> {
+        let list = |text: &str| -> Vec<String> {
+            text.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect()
+        };
+        let origin = ApiOrigin {
+            api_ids: list(api_ids),
+            stages: list(stages),
+        };
+        if origin.api_ids.is_empty() || origin.stages.is_empty() {
+            return Err("name at least one API id and one stage".into());
+        }
+        Ok(origin)
+    }
+
+    /// The canonical settings, for the config digest.
+    pub fn canonical(&self) -> String {
+        format!("{}|{}", self.api_ids.join(","), self.stages.join(","))
+    }
+
+    /// Whether the event came through this deployment's API: its API id and
+    /// stage are configured, and its account is the account of the function
+    /// that was invoked (from the invocation's function ARN, which the
+    /// Lambda service sets and no caller can). `check_account` is off only
+    /// on the dev stack, whose emulator invents the function ARN.
+    pub fn accepts(&self, request: &Request, check_account: bool) -> bool {
+        let (api_id, stage, account) = match request.request_context_ref() {
+            Some(RequestContext::ApiGatewayV1(c)) => (&c.apiid, &c.stage, &c.account_id),
+            Some(RequestContext::ApiGatewayV2(c)) => (&c.apiid, &c.stage, &c.account_id),
+            _ => return false,
+        };
+        let own_account = request
+            .lambda_context_ref()
+            .and_then(|c| c.invoked_function_arn.split(':').nth(4).map(str::to_owned))
+            .filter(|a| !a.is_empty());
+        let listed = |value: &Option<String>, list: &[String]| {
+            value.as_ref().is_some_and(|v| list.iter().any(|l| l == v))
+        };
+        listed(api_id, &self.api_ids)
+            && listed(stage, &self.stages)
+            && (!check_account || (account.is_some() && *account == own_account))
+    }
+}
+
 /// Whether the request carries no authorizer context at all: an HTTP API
 /// v2 payload without `requestContext.authorizer`, which is what a local
 /// function-URL emulator sends. API Gateway with `AWS_IAM` always sends one
 /// (REST: `identity`, v2: `authorizer.iam`), so a gateway request that merely
 /// lacks a principal is still judged unauthenticated, dev setting or not.
-fn has_no_authorizer_context(request: &Request) -> bool {
+pub fn has_no_authorizer_context(request: &Request) -> bool {
     matches!(request.request_context_ref(), Some(RequestContext::ApiGatewayV2(ctx)) if ctx.authorizer.is_none())
 }
 
-/// Decides whether the request's caller may use a route guarded by `allow`.
-pub fn authorize(request: &Request, allow: &AllowList, dev_principal: Option<&str>) -> Decision {
+/// Decides whether the request's caller is on any of `lists`.
+pub fn authorize(request: &Request, lists: &[&AllowList], dev_principal: Option<&str>) -> Decision {
     let (arn, source) = match (caller_arn(request), dev_principal) {
         (Some(arn), _) => (arn, Source::Iam),
         (None, Some(dev)) if has_no_authorizer_context(request) => {
@@ -237,10 +297,12 @@ pub fn authorize(request: &Request, allow: &AllowList, dev_principal: Option<&st
             caller: arn,
             reason: "caller is not an IAM role or user",
         },
-        Some(principal) if allow.allows(&principal) => Decision::Allow { principal, source },
+        Some(principal) if lists.iter().any(|l| l.allows(&principal)) => {
+            Decision::Allow { principal, source }
+        }
         Some(_) => Decision::Deny {
             caller: arn,
-            reason: "principal not on this route's allow-list",
+            reason: "principal not on this function's allow-lists",
         },
     }
 }

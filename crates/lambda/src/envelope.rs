@@ -16,7 +16,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::audit::{AuditEvent, Decision as AuditDecision, Outcome};
-use crate::auth::{self, AllowList, Decision};
+use crate::auth::{self, AllowList, ApiOrigin, Decision};
 use crate::event::{self, BodyDefect, EventError};
 use crate::functions::{Facts, Function, Reply};
 use crate::metrics::{MetricsSink, RequestMetrics};
@@ -30,11 +30,34 @@ const MAX_CORRELATION_ID: usize = 128;
 /// Largest body accepted, in bytes.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
+/// What the envelope checks before a function runs: where events may come
+/// from, and who may call which route.
+#[derive(Debug, Clone, Default)]
+pub struct Access {
+    /// The API events must come through.
+    pub origin: ApiOrigin,
+    /// The function's allow-lists, by the variable that configures each.
+    pub lists: Vec<(&'static str, AllowList)>,
+    /// DEV ONLY: the principal of requests with no authorizer context.
+    pub dev_principal: Option<String>,
+}
+
+impl Access {
+    /// The list configured by `var` (empty if none).
+    fn list(&self, var: &str) -> Option<&AllowList> {
+        self.lists.iter().find(|(v, _)| *v == var).map(|(_, l)| l)
+    }
+
+    /// Whether `request` is a local dev request that the dev principal serves.
+    fn is_dev_request(&self, request: &Request) -> bool {
+        self.dev_principal.is_some() && auth::has_no_authorizer_context(request)
+    }
+}
+
 /// A function, ready to serve: built once per cold start.
 pub struct App<F> {
     function: F,
-    allow: AllowList,
-    dev_principal: Option<String>,
+    access: Access,
     function_version: String,
     config_digest: String,
     metrics: MetricsSink,
@@ -86,24 +109,23 @@ fn kms_calls(before: KeyStats, after: KeyStats) -> u64 {
 }
 
 impl<F: Function> App<F> {
-    /// An app around `function`, guarded by `allow`.
-    pub fn new(
-        function: F,
-        allow: AllowList,
-        dev_principal: Option<String>,
-        metrics: MetricsSink,
-    ) -> App<F> {
+    /// An app around `function`, guarded by `access`.
+    pub fn new(function: F, access: Access, metrics: MetricsSink) -> App<F> {
         let function_version =
             std::env::var("AWS_LAMBDA_FUNCTION_VERSION").unwrap_or_else(|_| "$LATEST".into());
-        let config_digest = auth::config_digest(&[
+        let mut settings = vec![
             ("function", F::NAME.to_owned()),
-            ("allow", allow.canonical()),
-            ("dev_principal", dev_principal.clone().unwrap_or_default()),
-        ]);
+            ("origin", access.origin.canonical()),
+            (
+                "dev_principal",
+                access.dev_principal.clone().unwrap_or_default(),
+            ),
+        ];
+        settings.extend(access.lists.iter().map(|(v, l)| (*v, l.canonical())));
+        let config_digest = auth::config_digest(&settings);
         App {
             function,
-            allow,
-            dev_principal,
+            access,
             function_version,
             config_digest,
             metrics,
@@ -211,15 +233,32 @@ impl<F: Function> App<F> {
         audit: &mut AuditEvent,
         facts: &mut Facts,
     ) -> Result<Reply, Problem> {
-        // Authorization comes first: a caller without a place on the list learns
-        // nothing, not even which routes exist.
-        let decision = auth::authorize(request, &self.allow, self.dev_principal.as_deref());
+        // The request context names the caller, so it is believed only when
+        // the event came through this deployment's API.
+        // Only the dev stack (a dev principal, which release builds cannot
+        // have) skips the account check: its emulator invents function ARNs.
+        let check_account = self.access.dev_principal.is_none();
+        if !self.access.is_dev_request(request)
+            && !self.access.origin.accepts(request, check_account)
+        {
+            audit.decision = Some(AuditDecision::Deny);
+            audit.decision_reason = "event did not come through this deployment's API".into();
+            return Err(Problem::new(
+                Kind::UntrustedOrigin,
+                "call this API through its API Gateway endpoint",
+            ));
+        }
+        // Authorization comes next: a caller on none of the function's lists
+        // learns nothing, not even which routes exist.
+        let lists: Vec<&AllowList> = self.access.lists.iter().map(|(_, l)| l).collect();
+        let decision = auth::authorize(request, &lists, self.access.dev_principal.as_deref());
         audit.decision_reason = decision.reason().to_owned();
-        match decision {
+        let principal = match decision {
             Decision::Allow { principal, source } => {
                 audit.decision = Some(AuditDecision::Allow);
                 audit.principal = principal.to_string();
                 audit.principal_source = Some(source);
+                principal
             }
             Decision::Unauthenticated => {
                 audit.decision = Some(AuditDecision::Deny);
@@ -236,13 +275,26 @@ impl<F: Function> App<F> {
                     "this principal may not call this operation",
                 ));
             }
-        }
+        };
         let route = match route(F::ROUTES, request.method(), request.raw_http_path()) {
             Routed::Found(route) => route,
             Routed::NotFound => return Err(Problem::new(Kind::RouteNotFound, "no such route")),
             Routed::MethodNotAllowed(methods) => return Err(Problem::method_not_allowed(methods)),
         };
         audit.operation = Some(F::operation(&route));
+        let guard = F::allow_list(&route);
+        if !self
+            .access
+            .list(guard)
+            .is_some_and(|l| l.allows(&principal))
+        {
+            audit.decision = Some(AuditDecision::Deny);
+            audit.decision_reason = "principal not on this route's allow-list".into();
+            return Err(Problem::new(
+                Kind::Forbidden,
+                "this principal may not call this operation",
+            ));
+        }
         match defect {
             Some(BodyDefect::InvalidBase64) => {
                 return Err(Problem::new(
@@ -262,7 +314,7 @@ impl<F: Function> App<F> {
                 "send at most 65536 bytes",
             ));
         }
-        self.function.run(route, request, facts).await
+        self.function.run(route, request, &principal, facts).await
     }
 }
 

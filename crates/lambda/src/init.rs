@@ -5,20 +5,34 @@ use std::time::Instant;
 
 use aws_config::SdkConfig;
 use tessera_aws::config::{ConfigError, EnvReader, TABLE};
-use tessera_aws::sdk::{endpoint_is_loopback, load_sdk_config};
+#[cfg(feature = "dev-principal")]
+use tessera_aws::sdk::endpoint_is_loopback;
+use tessera_aws::sdk::load_sdk_config;
 use tessera_aws::{AwsClients, DynamoVault, KmsKeyRing};
 use tessera_core::{Ports, SystemClock, ThreadRandom};
-use tracing::{error, info, warn};
+#[cfg(feature = "dev-principal")]
+use tracing::warn;
+use tracing::{error, info};
 
-use crate::auth::AllowList;
-use crate::envelope::App;
+use crate::auth::{AllowList, ApiOrigin};
+use crate::envelope::{Access, App};
 use crate::functions::Function;
 use crate::metrics::{MetricsSink, stdout_sink};
 
 /// DEV ONLY: the principal assumed for requests that carry none (plain curl
-/// through `cargo lambda watch`). Refused unless the AWS endpoint is loopback;
-/// the SAM template must never set it (a cfn-guard rule checks).
+/// through `cargo lambda watch`). Exists only in builds with the
+/// `dev-principal` feature (which only `scripts/dev` and the tests enable);
+/// even there it is refused unless the AWS endpoint is loopback, and the SAM
+/// template must never set it (a cfn-guard rule checks).
 pub const DEV_PRINCIPAL: &str = "TESSERA_DEV_PRINCIPAL";
+/// The API Gateway API id(s) events must come from (comma-separated).
+pub const API_ID: &str = "TESSERA_API_ID";
+/// The API stage(s) events must come from (comma-separated).
+pub const API_STAGE: &str = "TESSERA_API_STAGE";
+/// The vault's stable identity, bound into every ciphertext and the KMS
+/// encryption context. Defaults to the table's name; keep it when the table
+/// is restored under another name, so the restored records still open.
+pub const VAULT_ID: &str = "TESSERA_VAULT_ID";
 
 /// Why a function could not start. Never holds a secret.
 #[derive(Debug, thiserror::Error)]
@@ -26,6 +40,9 @@ pub enum InitError {
     /// Settings missing or invalid.
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// The dev principal was set in a build without the `dev-principal` feature.
+    #[error("{DEV_PRINCIPAL} is set but this build has no dev principal: refusing to start")]
+    DevPrincipalNotBuilt,
     /// The dev principal was set against a real AWS endpoint.
     #[error(
         "{DEV_PRINCIPAL} is set but AWS_ENDPOINT_URL is not a loopback address: refusing to start"
@@ -46,8 +63,10 @@ pub enum InitError {
 pub struct ColdStart {
     /// The SDK clients.
     pub clients: AwsClients,
-    /// The vault table's name, also the vault id bound into version 1 records.
+    /// The vault table's name.
     pub table: String,
+    /// The vault's stable identity (see [`VAULT_ID`]).
+    pub vault_id: String,
 }
 
 impl ColdStart {
@@ -56,7 +75,7 @@ impl ColdStart {
         Ports {
             clock: Arc::new(SystemClock),
             rng: Arc::new(ThreadRandom),
-            vault_id: self.table.clone(),
+            vault_id: self.vault_id.clone(),
         }
     }
 
@@ -67,7 +86,7 @@ impl ColdStart {
 
     /// The KMS key ring for `key_id`, checked usable.
     pub async fn keyring(&self, key_id: &str) -> Result<Arc<KmsKeyRing>, InitError> {
-        let keyring = KmsKeyRing::new(self.clients.kms.clone(), key_id, &self.table);
+        let keyring = KmsKeyRing::new(self.clients.kms.clone(), key_id, &self.vault_id);
         keyring.check().await.map_err(InitError::Key)?;
         Ok(Arc::new(keyring))
     }
@@ -81,31 +100,74 @@ pub async fn build_app<F: Function>(
 ) -> Result<App<F>, InitError> {
     let mut env = env;
     let table = env.required(TABLE);
-    let allow_text = env.required(F::ROLES_VAR);
+    let mut lists = Vec::new();
+    for (i, var) in F::ALLOW_LISTS.iter().enumerate() {
+        // The function's first list is required; the others may stay empty.
+        let text = if i == 0 {
+            env.required(var)
+        } else {
+            env.optional(var).unwrap_or_default()
+        };
+        let list = AllowList::parse(&text).unwrap_or_else(|why| {
+            env.invalid(var, why);
+            AllowList::default()
+        });
+        lists.push((*var, list));
+    }
+    let origin =
+        ApiOrigin::parse(&env.required(API_ID), &env.required(API_STAGE)).unwrap_or_else(|why| {
+            env.invalid(API_ID, why);
+            ApiOrigin::default()
+        });
+    let vault_id = env.optional(VAULT_ID).unwrap_or_else(|| table.clone());
     let config = F::config(&mut env);
     let dev_principal = env.optional(DEV_PRINCIPAL);
-    let allow = AllowList::parse(&allow_text).unwrap_or_else(|why| {
-        env.invalid(F::ROLES_VAR, why);
-        AllowList::default()
-    });
     env.finish()?;
-    if dev_principal.is_some() {
-        if !endpoint_is_loopback(sdk) {
-            return Err(InitError::DevPrincipalOutsideLoopback);
-        }
-        warn!(
-            principal = dev_principal.as_deref().unwrap_or_default(),
-            "{DEV_PRINCIPAL} is active: requests without an IAM principal act as this principal (local development only)"
-        );
-    }
+    let dev_principal = check_dev_principal(dev_principal, sdk)?;
 
     let cold = ColdStart {
         clients: AwsClients::new(sdk),
         table,
+        vault_id,
     };
     cold.vault().check().await.map_err(InitError::Table)?;
     let function = F::build(config, &cold).await?;
-    Ok(App::new(function, allow, dev_principal, metrics))
+    let access = Access {
+        origin,
+        lists,
+        dev_principal,
+    };
+    Ok(App::new(function, access, metrics))
+}
+
+/// The dev principal, where this build has one and the endpoint is loopback.
+#[cfg(feature = "dev-principal")]
+fn check_dev_principal(
+    principal: Option<String>,
+    sdk: &SdkConfig,
+) -> Result<Option<String>, InitError> {
+    if let Some(p) = &principal {
+        if !endpoint_is_loopback(sdk) {
+            return Err(InitError::DevPrincipalOutsideLoopback);
+        }
+        warn!(
+            principal = p.as_str(),
+            "{DEV_PRINCIPAL} is active: requests without an IAM principal act as this principal (local development only)"
+        );
+    }
+    Ok(principal)
+}
+
+/// Release builds have no dev principal: setting one is a start-up error.
+#[cfg(not(feature = "dev-principal"))]
+fn check_dev_principal(
+    principal: Option<String>,
+    _sdk: &SdkConfig,
+) -> Result<Option<String>, InitError> {
+    match principal {
+        Some(_) => Err(InitError::DevPrincipalNotBuilt),
+        None => Ok(None),
+    }
 }
 
 /// The whole life of a function binary: telemetry, cold start, then serve.

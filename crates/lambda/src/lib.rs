@@ -21,6 +21,7 @@ pub mod init;
 pub mod metrics;
 pub mod problem;
 pub mod routing;
+pub mod scopes;
 pub mod telemetry;
 pub mod views;
 

@@ -7,13 +7,18 @@ use std::sync::{Arc, Mutex};
 use serde_json::{Value, json};
 use tessera_core::memory::{MemoryKeyRing, MemoryVault};
 use tessera_core::*;
-use tessera_lambda::auth::AllowList;
+use tessera_lambda::auth::{AllowList, ApiOrigin};
+use tessera_lambda::envelope::Access;
+use tessera_lambda::scopes::Scopes;
 use tessera_lambda::{Admin, App, Detokenize, Function, Tokenize};
 
 const ACCOUNT: &str = "111122223333";
 const TOKENIZER: &str = "payments-tokenizer";
 const DETOKENIZER: &str = "settlement-detokenizer";
 const ADMIN: &str = "tessera-admin";
+const DESCRIBER: &str = "support-describer";
+/// The function ARN Lambda would set for an invocation in `ACCOUNT`.
+const FUNCTION_ARN: &str = "arn:aws:lambda:us-east-1:111122223333:function:tessera";
 const VISA: &str = "4111111111111111";
 const MASTERCARD: &str = "5555555555554444";
 
@@ -43,18 +48,30 @@ fn stack() -> Stack {
         let metrics = metrics.clone();
         Arc::new(move |line: String| metrics.lock().expect("metrics").push(line))
     };
-    let allow = |name: &str| AllowList::parse(&role(name)).expect("allow-list");
+    let access = |lists: Vec<(&'static str, &str)>| Access {
+        origin: ApiOrigin::parse("api", "$default").expect("origin"),
+        lists: lists
+            .into_iter()
+            .map(|(var, name)| (var, AllowList::parse(&role(name)).expect("allow-list")))
+            .collect(),
+        dev_principal: None,
+    };
     Stack {
         tokenize: App::new(
-            Tokenize::new(Tokenizer::new(
-                ports.clone(),
-                vault.clone(),
-                keyring.clone(),
-                Fingerprinter::new(&key),
-                CacheLimits::default(),
-            )),
-            allow(TOKENIZER),
-            None,
+            Tokenize::new(
+                Tokenizer::new(
+                    ports.clone(),
+                    vault.clone(),
+                    keyring.clone(),
+                    Fingerprinter::new(&key),
+                    CacheLimits::default(),
+                ),
+                Scopes::default(),
+            ),
+            access(vec![
+                ("TESSERA_TOKENIZE_ROLES", TOKENIZER),
+                ("TESSERA_DESCRIBE_ROLES", DESCRIBER),
+            ]),
             sink.clone(),
         ),
         detokenize: App::new(
@@ -64,11 +81,14 @@ fn stack() -> Stack {
                 keyring,
                 CacheLimits::default(),
             )),
-            allow(DETOKENIZER),
-            None,
+            access(vec![("TESSERA_DETOKENIZE_ROLES", DETOKENIZER)]),
             sink.clone(),
         ),
-        admin: App::new(Admin::new(Eraser::new(vault)), allow(ADMIN), None, sink),
+        admin: App::new(
+            Admin::new(Eraser::new(vault)),
+            access(vec![("TESSERA_ADMIN_ROLES", ADMIN)]),
+            sink,
+        ),
         metrics,
     }
 }
@@ -105,11 +125,10 @@ async fn call<F: Function>(
     path: &str,
     body: Value,
 ) -> (u64, Value) {
+    let mut context = lambda_http::Context::default();
+    context.invoked_function_arn = FUNCTION_ARN.into();
     let response = app
-        .handle_event(
-            event(caller, method, path, &body),
-            lambda_http::Context::default(),
-        )
+        .handle_event(event(caller, method, path, &body), context)
         .await
         .expect("an HTTP event");
     let status = response["statusCode"].as_u64().expect("status");
@@ -305,4 +324,159 @@ async fn every_request_writes_one_metrics_line_with_kms_counts_from_the_key_cach
     assert_eq!(hits, [0, 1, 0, 1]);
     assert_eq!(lines[2]["Function"], "detokenize");
     assert_eq!(lines[2]["Operation"], "detokenize");
+}
+
+#[tokio::test]
+async fn a_direct_invocation_with_a_forged_context_is_refused() {
+    let s = stack();
+    let token = tokenize(&s, VISA).await;
+    let body = json!({ "token": token, "reason": "forged" });
+    let forged = |api: &str, stage: &str, account: &str| {
+        let mut e = event(DETOKENIZER, "POST", "/v1/detokenize", &body);
+        e["requestContext"]["apiId"] = json!(api);
+        e["requestContext"]["stage"] = json!(stage);
+        e["requestContext"]["accountId"] = json!(account);
+        e
+    };
+    let cases = [
+        (forged("other-api", "$default", ACCOUNT), FUNCTION_ARN),
+        (forged("api", "test", ACCOUNT), FUNCTION_ARN),
+        (forged("api", "$default", "999988887777"), FUNCTION_ARN),
+        // No invocation ARN to compare the account with: refused, not trusted.
+        (forged("api", "$default", ACCOUNT), ""),
+    ];
+    for (event, arn) in cases {
+        let mut context = lambda_http::Context::default();
+        context.invoked_function_arn = arn.into();
+        let response = s
+            .detokenize
+            .handle_event(event, context)
+            .await
+            .expect("an HTTP event");
+        assert_eq!(response["statusCode"], 403, "{response}");
+        let body = response["body"].as_str().expect("body");
+        assert!(
+            body.contains("urn:tessera:problem:untrusted-origin"),
+            "{body}"
+        );
+        assert!(!body.contains(VISA));
+    }
+}
+
+#[tokio::test]
+async fn describe_has_its_own_allow_list() {
+    let s = stack();
+    let token = tokenize(&s, VISA).await;
+    let path = format!("/v1/tokens/{token}");
+    let (status, out) = call(&s.tokenize, TOKENIZER, "GET", &path, Value::Null).await;
+    assert_eq!(
+        status, 403,
+        "a tokenizer holding a token gets no facts: {out}"
+    );
+    let (status, out) = call(&s.tokenize, DESCRIBER, "GET", &path, Value::Null).await;
+    assert_eq!(status, 200, "{out}");
+    assert_eq!(out["last4"], "1111");
+    let (status, _) = call(
+        &s.tokenize,
+        DESCRIBER,
+        "POST",
+        "/v1/tokens/lookup",
+        json!({ "pan": VISA }),
+    )
+    .await;
+    assert_eq!(status, 403, "describing does not grant lookup");
+}
+
+#[tokio::test]
+async fn a_tokenizer_learns_nothing_about_another_roles_tokens() {
+    let vault = Arc::new(MemoryVault::new());
+    let keyring = Arc::new(MemoryKeyRing::new("scopes"));
+    let key = FingerprintKey::new(&[5; 32], "v1").expect("key");
+    let ports = Ports {
+        clock: Arc::new(SystemClock),
+        rng: Arc::new(ThreadRandom),
+        vault_id: "scopes".into(),
+    };
+    let both = format!("{},{}", role(TOKENIZER), role("other-tokenizer"));
+    let app = App::new(
+        Tokenize::new(
+            Tokenizer::new(
+                ports,
+                vault,
+                keyring,
+                Fingerprinter::new(&key),
+                CacheLimits::default(),
+            ),
+            Scopes::default(),
+        ),
+        Access {
+            origin: ApiOrigin::parse("api", "$default").expect("origin"),
+            lists: vec![(
+                "TESSERA_TOKENIZE_ROLES",
+                AllowList::parse(&both).expect("list"),
+            )],
+            dev_principal: None,
+        },
+        Arc::new(|_| {}),
+    );
+    let (status, mine) = call(
+        &app,
+        TOKENIZER,
+        "POST",
+        "/v1/tokens",
+        json!({ "pan": VISA }),
+    )
+    .await;
+    assert_eq!(status, 201);
+    // The other role's lookup misses, and its tokenize is a new token (201,
+    // not a 200 that would confirm the card): the oracle is closed.
+    let lookup = json!({ "pan": VISA });
+    let (status, _) = call(&app, "other-tokenizer", "POST", "/v1/tokens/lookup", lookup).await;
+    assert_eq!(status, 404);
+    let (status, theirs) = call(
+        &app,
+        "other-tokenizer",
+        "POST",
+        "/v1/tokens",
+        json!({ "pan": VISA }),
+    )
+    .await;
+    assert_eq!(status, 201);
+    assert_ne!(mine["token"], theirs["token"]);
+    // Within its own scope dedup still answers.
+    let (status, again) = call(
+        &app,
+        TOKENIZER,
+        "POST",
+        "/v1/tokens",
+        json!({ "pan": VISA }),
+    )
+    .await;
+    assert_eq!((status, &again["token"]), (200, &mine["token"]));
+}
+
+#[tokio::test]
+async fn retention_conflicts_and_short_fpe_have_their_own_problem_types() {
+    let s = stack();
+    tokenize(&s, VISA).await;
+    let (status, out) = call(
+        &s.tokenize,
+        TOKENIZER,
+        "POST",
+        "/v1/tokens",
+        json!({ "pan": VISA, "expires": "12/27" }),
+    )
+    .await;
+    assert_eq!(status, 409, "{out}");
+    assert_eq!(out["type"], "urn:tessera:problem:dedup-conflict");
+    let (status, out) = call(
+        &s.tokenize,
+        TOKENIZER,
+        "POST",
+        "/v1/tokens",
+        json!({ "pan": "4222222222222", "format": "fpe" }),
+    )
+    .await;
+    assert_eq!(status, 422, "{out}");
+    assert_eq!(out["type"], "urn:tessera:problem:fpe-too-short");
 }

@@ -8,7 +8,9 @@ use proptest::prelude::*;
 use serde_json::{Value, json};
 use tessera_core::memory::{MemoryKeyRing, MemoryVault};
 use tessera_core::*;
-use tessera_lambda::auth::AllowList;
+use tessera_lambda::auth::{AllowList, ApiOrigin};
+use tessera_lambda::envelope::Access;
+use tessera_lambda::scopes::Scopes;
 use tessera_lambda::{App, Tokenize};
 
 const ROLE: &str = "arn:aws:iam::111122223333:role/payments-tokenizer";
@@ -28,11 +30,30 @@ fn app() -> App<Tokenize> {
         CacheLimits::default(),
     );
     App::new(
-        Tokenize::new(tokenizer),
-        AllowList::parse(ROLE).expect("allow-list"),
-        None,
+        Tokenize::new(tokenizer, Scopes::default()),
+        Access {
+            origin: ApiOrigin::parse("api", "$default").expect("origin"),
+            lists: vec![
+                (
+                    "TESSERA_TOKENIZE_ROLES",
+                    AllowList::parse(ROLE).expect("allow-list"),
+                ),
+                (
+                    "TESSERA_DESCRIBE_ROLES",
+                    AllowList::parse(ROLE).expect("allow-list"),
+                ),
+            ],
+            dev_principal: None,
+        },
         Arc::new(|_| {}),
     )
+}
+
+/// The context Lambda gives an invocation in the events' account.
+fn context() -> lambda_http::Context {
+    let mut context = lambda_http::Context::default();
+    context.invoked_function_arn = "arn:aws:lambda:us-east-1:111122223333:function:t".into();
+    context
 }
 
 fn event(method: &str, path: &str, content_type: &str, body: &str, base64: bool) -> Value {
@@ -113,7 +134,7 @@ proptest! {
         };
         let rt = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
         let response = rt
-            .block_on(app().handle_event(event(method, &path, content_type, &wire, encode), lambda_http::Context::default()))
+            .block_on(app().handle_event(event(method, &path, content_type, &wire, encode), context()))
             .expect("an HTTP event always gets a response");
         let status = response["statusCode"].as_u64().expect("status");
         prop_assert!([200, 201, 400, 401, 403, 404, 405, 413, 415].contains(&status), "status {}", status);

@@ -10,6 +10,7 @@ use tessera_core::{Eraser, KeyStats};
 
 use super::{Facts, Function, Reply, fail};
 use crate::audit::Operation;
+use crate::auth::Principal;
 use crate::fields::parse_token;
 use crate::init::{ColdStart, InitError};
 use crate::problem::Problem;
@@ -42,11 +43,15 @@ impl Function for Admin {
     type Config = ();
 
     const NAME: &'static str = "admin";
-    const ROLES_VAR: &'static str = ADMIN_ROLES;
+    const ALLOW_LISTS: &'static [&'static str] = &[ADMIN_ROLES];
     const ROUTES: &'static [RouteSpec<Route>] = &[RouteSpec {
         method: Method::DELETE,
         path: PathSpec::Token("/v1/tokens/", Route::Delete),
     }];
+
+    fn allow_list(_: &Route) -> &'static str {
+        ADMIN_ROLES
+    }
 
     fn operation(route: &Route) -> Operation {
         match route {
@@ -58,6 +63,7 @@ impl Function for Admin {
         &self,
         route: Route,
         _request: &Request,
+        _caller: &Principal,
         facts: &mut Facts,
     ) -> Result<Reply, Problem> {
         match route {

@@ -14,6 +14,7 @@ use super::{
     Facts, Function, Reply, batch_reply, check_batch_size, fail, item_error, run_batch, with_status,
 };
 use crate::audit::Operation;
+use crate::auth::Principal;
 use crate::extract::{self, JsonBody};
 use crate::fields::{parse_reason, parse_token};
 use crate::init::{ColdStart, InitError};
@@ -85,7 +86,7 @@ impl Function for Detokenize {
     type Config = Config;
 
     const NAME: &'static str = "detokenize";
-    const ROLES_VAR: &'static str = DETOKENIZE_ROLES;
+    const ALLOW_LISTS: &'static [&'static str] = &[DETOKENIZE_ROLES];
     const ROUTES: &'static [RouteSpec<Route>] = &[
         RouteSpec {
             method: Method::POST,
@@ -96,6 +97,10 @@ impl Function for Detokenize {
             path: PathSpec::Exact("/v1/detokenize/batch", Route::Batch),
         },
     ];
+
+    fn allow_list(_: &Route) -> &'static str {
+        DETOKENIZE_ROLES
+    }
 
     fn operation(route: &Route) -> Operation {
         match route {
@@ -108,6 +113,7 @@ impl Function for Detokenize {
         &self,
         route: Route,
         request: &Request,
+        _caller: &Principal,
         facts: &mut Facts,
     ) -> Result<Reply, Problem> {
         match route {

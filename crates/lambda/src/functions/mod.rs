@@ -13,6 +13,7 @@ use tessera_core::{KeyStats, Token};
 use tracing::error;
 
 use crate::audit::Operation;
+use crate::auth::Principal;
 use crate::init::{ColdStart, InitError};
 use crate::problem::{Kind, Problem};
 use crate::routing::RouteSpec;
@@ -34,19 +35,24 @@ pub trait Function: Send + Sync + Sized + 'static {
 
     /// The function's name in metrics and logs.
     const NAME: &'static str;
-    /// The environment variable holding the function's allow-list.
-    const ROLES_VAR: &'static str;
+    /// The environment variables holding the function's allow-lists.
+    const ALLOW_LISTS: &'static [&'static str];
     /// The routes it serves.
     const ROUTES: &'static [RouteSpec<Self::Route>];
 
     /// The audit and metrics name of a route.
     fn operation(route: &Self::Route) -> Operation;
 
-    /// Runs a routed, authorized request whose body passed the envelope's limits.
+    /// Which of [`Function::ALLOW_LISTS`] guards a route.
+    fn allow_list(route: &Self::Route) -> &'static str;
+
+    /// Runs a routed request by an authorized `caller` whose body passed the
+    /// envelope's limits.
     fn run(
         &self,
         route: Self::Route,
         request: &Request,
+        caller: &Principal,
         facts: &mut Facts,
     ) -> impl Future<Output = Result<Reply, Problem>> + Send;
 

@@ -11,7 +11,7 @@ use serde_json::Value;
 use tessera_aws::config::{EnvReader, FINGERPRINT_SECRET_ID, KMS_KEY_ID};
 use tessera_aws::secrets::load_fingerprint_key;
 use tessera_core::{
-    CacheLimits, Expiry, Fingerprinter, KeyStats, Metadata, TokenizeRequest, Tokenizer,
+    CacheLimits, DedupScope, Expiry, Fingerprinter, KeyStats, Metadata, TokenizeRequest, Tokenizer,
 };
 use tracing::info;
 
@@ -19,15 +19,24 @@ use super::{
     Facts, Function, Reply, batch_reply, check_batch_size, fail, item_error, run_batch, with_status,
 };
 use crate::audit::Operation;
+use crate::auth::Principal;
 use crate::extract::{self, JsonBody, check_object};
 use crate::fields::{SecretString, parse_format, parse_pan, parse_token};
 use crate::init::{ColdStart, InitError};
 use crate::problem::{Kind, Problem};
 use crate::routing::{PathSpec, RouteSpec};
+use crate::scopes::Scopes;
 use crate::views::TokenView;
 
-/// Roles allowed on the tokenize routes (comma-separated ARNs).
+/// Roles allowed to tokenize and look up (comma-separated ARNs).
 pub const TOKENIZE_ROLES: &str = "TESSERA_TOKENIZE_ROLES";
+/// Roles allowed to describe a token (BIN, last 4, length): its own list,
+/// so systems that only hold tokens never get those facts.
+pub const DESCRIBE_ROLES: &str = "TESSERA_DESCRIBE_ROLES";
+/// Shared dedup scopes, `name=arn,arn;name2=arn` (see [`crate::scopes`]).
+pub const DEDUP_SCOPES: &str = "TESSERA_DEDUP_SCOPES";
+/// The scope that keeps pre-scope fingerprints (see [`crate::scopes`]).
+pub const LEGACY_SCOPE: &str = "TESSERA_LEGACY_SCOPE";
 
 /// The tokenize function's routes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,12 +55,13 @@ pub enum Route {
 /// an encryption-only key cache.
 pub struct Tokenize {
     tokenizer: Tokenizer,
+    scopes: Scopes,
 }
 
 impl Tokenize {
-    /// The function around a tokenizer.
-    pub fn new(tokenizer: Tokenizer) -> Tokenize {
-        Tokenize { tokenizer }
+    /// The function around a tokenizer, deduplicating within `scopes`.
+    pub fn new(tokenizer: Tokenizer, scopes: Scopes) -> Tokenize {
+        Tokenize { tokenizer, scopes }
     }
 }
 
@@ -126,7 +136,7 @@ impl JsonBody for LookupBody {
 
 impl TokenizeBody {
     /// The core request this body asks for.
-    pub fn into_request(self) -> Result<TokenizeRequest, Problem> {
+    pub fn into_request(self, scope: &DedupScope) -> Result<TokenizeRequest, Problem> {
         let pan = parse_pan(&self.pan)?;
         let format = parse_format(self.format.as_deref())?;
         let expiry = match (self.ttl_seconds, self.expires.as_deref()) {
@@ -149,6 +159,7 @@ impl TokenizeBody {
             expiry,
             metadata,
             dedupe: self.dedupe.unwrap_or(true),
+            scope: scope.clone(),
         })
     }
 }
@@ -157,6 +168,8 @@ impl TokenizeBody {
 pub struct Config {
     key_id: String,
     secret_id: String,
+    scopes: Scopes,
+    legacy_scope: Option<DedupScope>,
 }
 
 impl Function for Tokenize {
@@ -164,7 +177,7 @@ impl Function for Tokenize {
     type Config = Config;
 
     const NAME: &'static str = "tokenize";
-    const ROLES_VAR: &'static str = TOKENIZE_ROLES;
+    const ALLOW_LISTS: &'static [&'static str] = &[TOKENIZE_ROLES, DESCRIBE_ROLES];
     const ROUTES: &'static [RouteSpec<Route>] = &[
         RouteSpec {
             method: Method::POST,
@@ -184,6 +197,13 @@ impl Function for Tokenize {
         },
     ];
 
+    fn allow_list(route: &Route) -> &'static str {
+        match route {
+            Route::Tokenize | Route::Batch | Route::Lookup => TOKENIZE_ROLES,
+            Route::Describe(_) => DESCRIBE_ROLES,
+        }
+    }
+
     fn operation(route: &Route) -> Operation {
         match route {
             Route::Tokenize => Operation::Tokenize,
@@ -197,12 +217,14 @@ impl Function for Tokenize {
         &self,
         route: Route,
         request: &Request,
+        caller: &Principal,
         facts: &mut Facts,
     ) -> Result<Reply, Problem> {
+        let scope = self.scopes.scope_of(caller);
         match route {
-            Route::Tokenize => self.tokenize(request, facts).await,
-            Route::Batch => self.batch(request, facts).await,
-            Route::Lookup => self.lookup(request, facts).await,
+            Route::Tokenize => self.tokenize(request, &scope, facts).await,
+            Route::Batch => self.batch(request, &scope, facts).await,
+            Route::Lookup => self.lookup(request, &scope, facts).await,
             Route::Describe(segment) => self.describe(&segment, facts).await,
         }
     }
@@ -212,9 +234,21 @@ impl Function for Tokenize {
     }
 
     fn config(env: &mut EnvReader<'_>) -> Config {
+        let scopes =
+            Scopes::parse(&env.optional(DEDUP_SCOPES).unwrap_or_default()).unwrap_or_else(|why| {
+                env.invalid(DEDUP_SCOPES, why);
+                Scopes::default()
+            });
+        let legacy_scope = env.optional(LEGACY_SCOPE).and_then(|name| {
+            DedupScope::new(&name)
+                .map_err(|e| env.invalid(LEGACY_SCOPE, e.to_string()))
+                .ok()
+        });
         Config {
             key_id: env.required(KMS_KEY_ID),
             secret_id: env.required(FINGERPRINT_SECRET_ID),
+            scopes,
+            legacy_scope,
         }
     }
 
@@ -222,19 +256,25 @@ impl Function for Tokenize {
         let keyring = cold.keyring(&config.key_id).await?;
         let key = load_fingerprint_key(&cold.clients.secrets, &config.secret_id).await?;
         info!(key_version = key.version(), "fingerprint key loaded");
-        Ok(Tokenize::new(Tokenizer::new(
+        let tokenizer = Tokenizer::new(
             cold.ports(),
             Arc::new(cold.vault()),
             keyring,
-            Fingerprinter::new(&key),
+            Fingerprinter::new(&key).with_legacy_scope(config.legacy_scope),
             CacheLimits::default(),
-        )))
+        );
+        Ok(Tokenize::new(tokenizer, config.scopes))
     }
 }
 
 impl Tokenize {
-    async fn tokenize(&self, request: &Request, facts: &mut Facts) -> Result<Reply, Problem> {
-        let wanted = extract::json::<TokenizeBody>(request)?.into_request()?;
+    async fn tokenize(
+        &self,
+        request: &Request,
+        scope: &DedupScope,
+        facts: &mut Facts,
+    ) -> Result<Reply, Problem> {
+        let wanted = extract::json::<TokenizeBody>(request)?.into_request(scope)?;
         let issued = self.tokenizer.tokenize(&wanted).await.map_err(fail)?;
         let status = if issued.created {
             StatusCode::CREATED
@@ -245,13 +285,18 @@ impl Tokenize {
         Ok(Reply::json(status, &TokenView::issued(&issued)))
     }
 
-    async fn batch(&self, request: &Request, facts: &mut Facts) -> Result<Reply, Problem> {
+    async fn batch(
+        &self,
+        request: &Request,
+        scope: &DedupScope,
+        facts: &mut Facts,
+    ) -> Result<Reply, Problem> {
         let batch = extract::json::<TokenizeBatchBody>(request)?;
         check_batch_size(batch.items.len())?;
         let parsed: Vec<Result<_, Problem>> = batch
             .items
             .into_iter()
-            .map(TokenizeBody::into_request)
+            .map(|item| item.into_request(scope))
             .collect();
         let tokenizer = &self.tokenizer;
         let outcomes = run_batch(&parsed, |valid| async move {
@@ -272,13 +317,18 @@ impl Tokenize {
         Ok(batch_reply(results, facts))
     }
 
-    async fn lookup(&self, request: &Request, facts: &mut Facts) -> Result<Reply, Problem> {
+    async fn lookup(
+        &self,
+        request: &Request,
+        scope: &DedupScope,
+        facts: &mut Facts,
+    ) -> Result<Reply, Problem> {
         let body = extract::json::<LookupBody>(request)?;
         let pan = parse_pan(&body.pan)?;
         let format = parse_format(body.format.as_deref())?;
         let found = self
             .tokenizer
-            .lookup_by_pan(&pan, format)
+            .lookup_by_pan(&pan, format, scope)
             .await
             .map_err(fail)?;
         facts.token(&found.token);
@@ -356,7 +406,7 @@ mod tests {
             extract::parse(br#"{"pan":"4111 1111 1111 1111","format":"fpe"}"#).expect("valid");
         let printed = format!("{body:?} {:?}", body.pan);
         assert!(!printed.contains("4111"), "{printed}");
-        let request = body.into_request().expect("valid");
+        let request = body.into_request(&DedupScope::default()).expect("valid");
         assert!(!format!("{request:?}").contains("4111"));
     }
 }
