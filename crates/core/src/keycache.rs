@@ -205,7 +205,10 @@ impl DecryptionKeyCache {
             let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
             // Expired keys leave memory now, not when evicted or looked up.
             entries.sweep(now_millis, self.limits.max_age_millis);
-            if let Some((key, _)) = entries.lru.get(&digest) {
+            // The sweep leaves no stale entry; the age is checked again anyway.
+            if let Some((key, added)) = entries.lru.get(&digest)
+                && now_millis.saturating_sub(*added) < self.limits.max_age_millis
+            {
                 self.counters.cache_hits.fetch_add(1, Ordering::Relaxed);
                 return Ok(Arc::clone(key));
             }
