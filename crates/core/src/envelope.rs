@@ -288,6 +288,19 @@ mod tests {
         assert_eq!(k.open(aad, &sealed[..5]), Err(IntegrityError));
     }
 
+    /// Fails to compile unless `aes` is built with its `zeroize` feature,
+    /// which aes-gcm's own `zeroize` feature does not turn on: without it the
+    /// AES-256 key schedule inside every `CipherKey` outlives the key.
+    #[test]
+    fn aes_key_schedule_zeroizes_on_drop() {
+        fn zeroized_on_drop<T: zeroize::ZeroizeOnDrop>() {}
+        zeroized_on_drop::<aes::Aes256>();
+        // And it is the very `Aes256` inside `Aes256Gcm` (a second copy of
+        // `aes` in Cargo.lock would not type-check), so it covers `CipherKey`.
+        let _same_aes: fn(Aes256Gcm) -> aes_gcm::AesGcm<aes::Aes256, aes_gcm::aead::consts::U12> =
+            |c| c;
+    }
+
     #[test]
     fn another_key_cannot_open() {
         let pan = Pan::parse("4111111111111111").expect("pan");

@@ -3,7 +3,9 @@
 //! Encryption reuses one data key for a bounded number of records and a
 //! bounded time, the same idea as the AWS Encryption SDK's caching CMM.
 //! Decryption keeps unwrapped keys in a bounded LRU keyed by a digest of the
-//! wrapped blob, under the same age bound.
+//! wrapped blob, under the same age bound; every lookup first sweeps out all
+//! entries past that bound, so an expired key does not wait in memory for
+//! LRU eviction or for its own lookup.
 
 use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -132,8 +134,42 @@ impl EncryptionKeyCache {
     }
 }
 
-/// An unwrapped key and when it was unwrapped (epoch millis), by wrapped-blob digest.
-type UnwrappedKeys = LruCache<[u8; 32], (Arc<CipherKey>, i64)>;
+/// Unwrapped keys and when each was unwrapped (epoch millis), by wrapped-blob digest.
+struct UnwrappedKeys {
+    lru: LruCache<[u8; 32], (Arc<CipherKey>, i64)>,
+    /// No entry was added before this time (`i64::MAX` when empty), so a
+    /// sweep only scans when some entry may have expired.
+    oldest: i64,
+}
+
+impl UnwrappedKeys {
+    /// Drops every entry at least `max_age` old at `now`.
+    fn sweep(&mut self, now: i64, max_age: i64) {
+        if now.saturating_sub(self.oldest) < max_age {
+            return;
+        }
+        let expired: Vec<[u8; 32]> = self
+            .lru
+            .iter()
+            .filter(|(_, (_, added))| now.saturating_sub(*added) >= max_age)
+            .map(|(digest, _)| *digest)
+            .collect();
+        for digest in &expired {
+            self.lru.pop(digest);
+        }
+        self.oldest = self
+            .lru
+            .iter()
+            .map(|(_, (_, added))| *added)
+            .min()
+            .unwrap_or(i64::MAX);
+    }
+
+    fn put(&mut self, digest: [u8; 32], key: Arc<CipherKey>, added: i64) {
+        self.oldest = self.oldest.min(added);
+        self.lru.put(digest, (key, added));
+    }
+}
 
 /// Unwrapped data keys by digest of their wrapped blob, bounded in size and age.
 pub struct DecryptionKeyCache {
@@ -150,7 +186,10 @@ impl DecryptionKeyCache {
         DecryptionKeyCache {
             keyring,
             limits,
-            entries: Mutex::new(LruCache::new(capacity)),
+            entries: Mutex::new(UnwrappedKeys {
+                lru: LruCache::new(capacity),
+                oldest: i64::MAX,
+            }),
             counters: Counters::default(),
         }
     }
@@ -164,12 +203,14 @@ impl DecryptionKeyCache {
         let digest: [u8; 32] = Sha256::digest(wrapped.as_bytes()).into();
         {
             let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-            if let Some((key, added)) = entries.get(&digest) {
-                if now_millis.saturating_sub(*added) < self.limits.max_age_millis {
-                    self.counters.cache_hits.fetch_add(1, Ordering::Relaxed);
-                    return Ok(Arc::clone(key));
-                }
-                entries.pop(&digest);
+            // Expired keys leave memory now, not when evicted or looked up.
+            entries.sweep(now_millis, self.limits.max_age_millis);
+            // The sweep leaves no stale entry; the age is checked again anyway.
+            if let Some((key, added)) = entries.lru.get(&digest)
+                && now_millis.saturating_sub(*added) < self.limits.max_age_millis
+            {
+                self.counters.cache_hits.fetch_add(1, Ordering::Relaxed);
+                return Ok(Arc::clone(key));
             }
         }
         // Not holding the lock across the call: a batch can unwrap several
@@ -177,15 +218,77 @@ impl DecryptionKeyCache {
         self.counters.unwrap_calls.fetch_add(1, Ordering::Relaxed);
         let plain = self.keyring.unwrap(wrapped).await?;
         let key = Arc::new(CipherKey::new(&plain, wrapped.clone()));
-        self.entries
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .put(digest, (Arc::clone(&key), now_millis));
+        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        entries.sweep(now_millis, self.limits.max_age_millis);
+        entries.put(digest, Arc::clone(&key), now_millis);
         Ok(key)
     }
 
     /// Counters so far.
     pub fn stats(&self) -> KeyStats {
         self.counters.snapshot()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::memory::MemoryKeyRing;
+    use futures::executor::block_on;
+
+    const AGE: i64 = 1_000;
+
+    fn cache() -> (Arc<MemoryKeyRing>, DecryptionKeyCache) {
+        let ring = Arc::new(MemoryKeyRing::new("test"));
+        let limits = CacheLimits {
+            max_age_millis: AGE,
+            ..CacheLimits::default()
+        };
+        (Arc::clone(&ring), DecryptionKeyCache::new(ring, limits))
+    }
+
+    fn wrapped(ring: &MemoryKeyRing) -> WrappedKey {
+        block_on(ring.generate()).expect("generate").1
+    }
+
+    fn held(cache: &DecryptionKeyCache) -> usize {
+        cache.entries.lock().expect("lock").lru.len()
+    }
+
+    #[test]
+    fn expired_entries_are_swept_without_being_looked_up() {
+        let (ring, cache) = cache();
+        let (a, b, c) = (wrapped(&ring), wrapped(&ring), wrapped(&ring));
+        let key_a = block_on(cache.key(&a, 0)).expect("a");
+        block_on(cache.key(&b, 500)).expect("b");
+        assert_eq!(held(&cache), 2);
+        // `a` turns AGE old at 1_000; looking up only `b` sweeps it out.
+        block_on(cache.key(&b, AGE)).expect("b again");
+        assert_eq!(held(&cache), 1);
+        // The cache no longer holds a reference to `a`'s key: only ours remains.
+        assert_eq!(Arc::strong_count(&key_a), 1);
+        // A miss on `c` after `b` has expired too leaves only `c`.
+        block_on(cache.key(&c, 500 + AGE)).expect("c");
+        assert_eq!(held(&cache), 1);
+        assert_eq!(cache.stats().unwrap_calls, 3);
+        assert_eq!(cache.stats().cache_hits, 1);
+    }
+
+    #[test]
+    fn fresh_entries_stay_and_an_expired_one_is_unwrapped_again() {
+        let (ring, cache) = cache();
+        let a = wrapped(&ring);
+        block_on(cache.key(&a, 0)).expect("a");
+        block_on(cache.key(&a, AGE - 1)).expect("a cached");
+        assert_eq!(
+            (cache.stats().unwrap_calls, cache.stats().cache_hits),
+            (1, 1)
+        );
+        block_on(cache.key(&a, AGE)).expect("a expired");
+        assert_eq!(
+            (cache.stats().unwrap_calls, cache.stats().cache_hits),
+            (2, 1)
+        );
+        assert_eq!(held(&cache), 1);
     }
 }

@@ -6,11 +6,18 @@ use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::MakeWriter;
 
 /// Directives that hold whatever the level: audit events are never filtered
-/// out (PCI DSS 10.2), and the SDK and HTTP stacks never log below `warn`,
-/// because at trace level they can print response bodies, which for KMS
-/// `GenerateDataKey` include a plaintext data key.
+/// out (PCI DSS 10.2), and the SDK, Lambda runtime and HTTP stacks never log
+/// below `warn`, because at trace level they can print request and response
+/// bodies: KMS `GenerateDataKey` responses include a plaintext data key, and
+/// the Lambda runtime prints every raw event ("raw JSON event received from
+/// Lambda"), PANs included. `tests/trace_logging.rs` in this crate runs a
+/// function binary at TRACE and checks its output for a PAN.
 const FIXED_DIRECTIVES: &[&str] = &[
     "audit=info",
+    "lambda_runtime=warn",
+    "lambda_runtime_api_client=warn",
+    "lambda_http=warn",
+    "tower=warn",
     "aws_smithy_runtime=warn",
     "aws_smithy_runtime_api=warn",
     "aws_smithy_http_client=warn",
