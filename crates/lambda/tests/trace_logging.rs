@@ -245,6 +245,8 @@ async fn run_at_trace(format: &str) -> (String, Vec<Reply>) {
         .env("TESSERA_KMS_KEY_ID", &made.key_arn)
         .env("TESSERA_FINGERPRINT_SECRET_ID", &made.secret_arn)
         .env("TESSERA_TOKENIZE_ROLES", ROLE)
+        .env("TESSERA_API_ID", "abc123")
+        .env("TESSERA_API_STAGE", "prod")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
