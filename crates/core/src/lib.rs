@@ -31,6 +31,7 @@
 //! ```
 
 mod brand;
+mod cardtext;
 mod envelope;
 mod expiry;
 mod fingerprint;
@@ -45,6 +46,7 @@ mod service;
 mod token;
 
 pub use brand::Brand;
+pub use cardtext::{DIGIT_RUN_LIMIT, contains_card_number};
 pub use envelope::{Aad, CipherKey, IntegrityError};
 pub use expiry::{Expiry, ExpiryError, MAX_TTL_SECONDS};
 pub use fingerprint::Fingerprinter;
