@@ -42,6 +42,7 @@ mod pan;
 pub mod ports;
 mod record;
 mod secret;
+mod securitycode;
 mod service;
 mod token;
 
@@ -64,6 +65,7 @@ pub use record::{
     Fingerprint, IndexEntry, IndexKey, RECORD_VERSION, TokenDescription, TokenFacts, VaultRecord,
 };
 pub use secret::{DataKey, FingerprintKey, KEY_BYTES, KeyLengthError, WrappedKey};
+pub use securitycode::is_security_code_name;
 pub use service::{
     Detokenized, Detokenizer, Eraser, Error, MAX_BATCH_ITEMS, Ports, TokenizeRequest, Tokenized,
     Tokenizer,
