@@ -27,16 +27,19 @@
 //!    or after it in the same chain) with 12 to 19 digits in all that passes
 //!    the Luhn check is refused.
 //! 4. **Exemptions**, for shapes nobody writes a card number in:
-//!    - a chain made only of dates and IPv4 addresses is not checked. A
+//!    - a chain made only of dates and IPv4 addresses, one after another
+//!      (read from the left), is not checked. A
 //!      *date* is three groups of 4-2-2 or 2-2-4 digits (a 2 may be 1) with
 //!      the same single `-`, `/` or `.` between them, a year from 1900 to
 //!      2099, a month 1 to 12 and a day 1 to 31 (either order for 2-2-4); an
 //!      *IPv4 address* is four groups of 1 to 3 digits, each at most 255,
-//!      with a single `.` between them; neither may be continued by its own
-//!      separator. So an interval such as `2026-11-01/2026-11-30` passes.
-//!    - an international phone number (E.164): a run that starts the chain
-//!      right after a `+`, whose first group has 1 to 3 digits (the country
-//!      code), and that has at most 15 digits in all, is not checked.
+//!      with a single `.` between them. So an interval such as
+//!      `2026-11-01/2026-11-30` passes.
+//!    - an international phone number (E.164): a run of groups that starts
+//!      a chain right after a `+`, whose first group has 1 to 3 digits (the
+//!      country code), and that has at most 15 digits in all, is not
+//!      checked. Runs starting after the country code still are, so
+//!      `+1 4111 1111 1111 1111` is refused.
 //!
 //! So `4111 1111 1111 1111`, `4111-1111-1111-1111`, `4 1 1 1 ...`,
 //! `3782-822463-10005`, `4111 - 1111 - 1111 - 1111`, `card:4111.1111.1111.1111!`,
@@ -51,10 +54,11 @@
 //! or a PAN of 12 to 15 digits dressed as a phone number (`+378 282 246 310
 //! 005`) or as dates or addresses only. Colon and comma are not separators,
 //! because times (`10:15:30`) and lists of numbers use them. What it may
-//! refuse: one in ten of the other 12 to 19 digit numbers written in groups
-//! (a phone number with `00` instead of `+`, a date followed by a time
-//! written with dots, `26.11.2026 10.15`), since one in ten such numbers
-//! passes the Luhn check; the caller can reword.
+//! refuse: other numbers of 12 to 19 digits written in groups, such as a
+//! phone number with `00` instead of `+`, or a date followed by a time
+//! written with dots (`26.11.2026 10.15`): each run of whole groups with
+//! 12 to 19 digits passes the Luhn check one time in ten. The caller can
+//! reword (`+` for `00`, `:` in times).
 
 mod chars;
 
@@ -194,6 +198,9 @@ fn chain_has_card_number(digits: &[u8], groups: &[Group], after_plus: bool) -> b
             if total > MAX_PAN_DIGITS {
                 break;
             }
+            // Only a run from the country code on is the phone number; the
+            // national part alone is checked (it has at most 11 digits in
+            // almost every numbering plan, so it rarely reaches 12).
             let phone = start == 0
                 && after_plus
                 && groups[0].len <= COUNTRY_CODE_MAX_DIGITS
@@ -247,7 +254,7 @@ fn value(digits: &[u8], group: &Group) -> u32 {
 }
 
 /// Whether `count` groups from `i` are joined by the same single separator,
-/// one of `allowed`, and the shape is not continued by that separator.
+/// one of `allowed`.
 fn same_single_separator(groups: &[Group], i: usize, count: usize, allowed: &[char]) -> bool {
     let Some(shape) = groups.get(i..i + count) else {
         return false;
@@ -256,10 +263,6 @@ fn same_single_separator(groups: &[Group], i: usize, count: usize, allowed: &[ch
         return false;
     };
     shape[2..].iter().all(|g| g.single_before == Some(sep))
-        && shape[0].single_before != Some(sep)
-        && groups
-            .get(i + count)
-            .is_none_or(|g| g.single_before != Some(sep))
 }
 
 /// A date: 4-2-2 (year, month, day) or 2-2-4 (day and month either way, year).
