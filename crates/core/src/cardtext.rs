@@ -28,13 +28,12 @@
 //!    the Luhn check is refused.
 //! 4. **Exemptions**, for shapes nobody writes a card number in:
 //!    - a chain made only of dates and IPv4 addresses, one after another
-//!      (read from the left), is not checked. A
-//!      *date* is three groups of 4-2-2 or 2-2-4 digits (a 2 may be 1) with
-//!      the same single `-`, `/` or `.` between them, a year from 1900 to
-//!      2099, a month 1 to 12 and a day 1 to 31 (either order for 2-2-4); an
-//!      *IPv4 address* is four groups of 1 to 3 digits, each at most 255,
-//!      with a single `.` between them. So an interval such as
-//!      `2026-11-01/2026-11-30` passes.
+//!      (read from the left), is not checked. A *date* is three groups of
+//!      4-2-2 or 2-2-4 digits (a 2 may be 1) with the same single `-`, `/`
+//!      or `.` between them, a year from 1900 to 2099, a month 1 to 12 and
+//!      a day 1 to 31 (either order for 2-2-4); an *IPv4 address* is four
+//!      groups of 1 to 3 digits, each at most 255, with a single `.` between
+//!      them. So an interval such as `2026-11-01/2026-11-30` passes.
 //!    - an international phone number (E.164): a run of groups that starts
 //!      a chain right after a `+`, whose first group has 1 to 3 digits (the
 //!      country code), and that has at most 15 digits in all, is not

@@ -30,8 +30,8 @@
 //!
 //! Windows inside a longer run are checked on purpose (a PAN glued to other
 //! digits is still a leak), so a long number that is legitimately in the
-//! text, such as an `fpe` token (built to fail the Luhn check as a whole, but
-//! most of its 12 to 15 digit windows do not all fail), is flagged: name such
+//! text, such as an `fpe` token (built to fail the Luhn check as a whole,
+//! though one of its shorter windows usually passes), is flagged: name such
 //! values to [`find_card_numbers_except`].
 
 mod digits;
