@@ -34,6 +34,7 @@
 //! ```
 
 mod brand;
+mod cardtext;
 mod envelope;
 mod expiry;
 mod fingerprint;
@@ -46,10 +47,12 @@ mod random;
 mod record;
 mod scope;
 mod secret;
+mod securitycode;
 mod service;
 mod token;
 
 pub use brand::Brand;
+pub use cardtext::{DIGIT_RUN_LIMIT, contains_card_number};
 pub use envelope::{Aad, CipherKey, IntegrityError};
 pub use expiry::{Expiry, ExpiryError, MAX_TTL_SECONDS};
 pub use fingerprint::Fingerprinter;
@@ -69,6 +72,7 @@ pub use record::{
 };
 pub use scope::{DedupScope, MAX_SCOPE_CHARS, ScopeError};
 pub use secret::{DataKey, FingerprintKey, KEY_BYTES, KeyLengthError, WrappedKey};
+pub use securitycode::is_security_code_name;
 pub use service::{
     Detokenized, Detokenizer, Eraser, Error, MAX_BATCH_ITEMS, MIN_FPE_PAN_DIGITS, Ports,
     TokenizeRequest, Tokenized, Tokenizer,

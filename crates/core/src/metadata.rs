@@ -2,12 +2,12 @@
 
 use std::collections::BTreeMap;
 
+use crate::cardtext::contains_card_number;
+
 /// Most keys a token's metadata may hold.
 pub const MAX_METADATA_KEYS: usize = 10;
 /// Most bytes in one metadata key or value; keeps a vault item under 1 KiB.
 pub const MAX_METADATA_BYTES: usize = 256;
-/// A run of this many digits could be a PAN (the shortest is 12), so it is refused.
-pub const DIGIT_RUN_LIMIT: usize = 12;
 
 /// Why metadata was refused. Never carries the offending value.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -21,14 +21,15 @@ pub enum MetadataError {
     /// A key or value over 256 bytes.
     #[error("metadata keys and values may be at most {MAX_METADATA_BYTES} bytes")]
     TooLong,
-    /// A key or value holding 12 or more digits in a row.
+    /// A key or value holding a card number, however written, or a run of
+    /// 12 or more digits (see [`crate::contains_card_number`]).
     #[error(
-        "metadata must not contain a run of {DIGIT_RUN_LIMIT} or more digits (it could be a card number)"
+        "metadata must not contain a card number, in any writing, or a run of 12 or more digits"
     )]
     LooksLikePan,
 }
 
-/// Validated caller metadata: at most 10 short string pairs, no digit runs.
+/// Validated caller metadata: at most 10 short string pairs, no card numbers.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Metadata(BTreeMap<String, String>);
 
@@ -45,7 +46,7 @@ impl Metadata {
             if key.len() > MAX_METADATA_BYTES || value.len() > MAX_METADATA_BYTES {
                 return Err(MetadataError::TooLong);
             }
-            if has_digit_run(key) || has_digit_run(value) {
+            if contains_card_number(key) || contains_card_number(value) {
                 return Err(MetadataError::LooksLikePan);
             }
         }
@@ -61,17 +62,6 @@ impl Metadata {
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
-}
-
-fn has_digit_run(text: &str) -> bool {
-    let mut run = 0;
-    for byte in text.bytes() {
-        run = if byte.is_ascii_digit() { run + 1 } else { 0 };
-        if run >= DIGIT_RUN_LIMIT {
-            return true;
-        }
-    }
-    false
 }
 
 #[cfg(test)]
@@ -91,6 +81,24 @@ mod tests {
             Err(MetadataError::LooksLikePan)
         );
         assert_eq!(one("411111111111", "x"), Err(MetadataError::LooksLikePan));
+        for written in [
+            "4111 1111 1111 1111",
+            "card:4111-1111-1111-1111!",
+            "4 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1",
+            "４１１１ １１１１ １１１１ １１１１",
+            "٤١١١-١١١١-١١١١-١١١١",
+            "4111\u{200B}1111\u{200B}1111\u{200B}1111",
+        ] {
+            assert_eq!(one("note", written), Err(MetadataError::LooksLikePan));
+            assert_eq!(one(written, "x"), Err(MetadataError::LooksLikePan));
+        }
+        for ordinary in [
+            "2026-11-26T10:15:30Z",
+            "+44 20 7946 0958",
+            "ORD-2024-000123",
+        ] {
+            assert!(one("note", ordinary).is_ok(), "{ordinary}");
+        }
         assert_eq!(one("", "x"), Err(MetadataError::EmptyKey));
         assert_eq!(one("k", &"x".repeat(257)), Err(MetadataError::TooLong));
         assert!(one("k", &"x".repeat(256)).is_ok());

@@ -73,6 +73,8 @@ fn correlation_id(request: &Request) -> String {
                 && v.len() <= MAX_CORRELATION_ID
                 && v.bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
+                // It is logged and echoed: a card number in it is replaced too.
+                && !tessera_core::contains_card_number(v)
         });
     if let Some(id) = from_caller {
         return id.to_owned();

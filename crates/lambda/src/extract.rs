@@ -9,20 +9,9 @@ use lambda_http::Request;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::problem::{Kind, Problem};
+use tessera_core::is_security_code_name;
 
-/// Field names that carry a card security code. PCI DSS 3.3.1 forbids
-/// storing it after authorization, so a request holding one is refused whole.
-const FORBIDDEN_FIELDS: &[&str] = &[
-    "cvv",
-    "cvc",
-    "cvv2",
-    "cvc2",
-    "csc",
-    "cid2",
-    "security_code",
-    "card_security_code",
-];
+use crate::problem::{Kind, Problem};
 
 /// A request body: its accepted top-level fields and typed form.
 pub trait JsonBody: DeserializeOwned {
@@ -104,9 +93,11 @@ fn safe_name(name: &str) -> String {
 
 fn forbidden_field(value: &Value) -> bool {
     match value {
-        Value::Object(map) => map.iter().any(|(k, v)| {
-            FORBIDDEN_FIELDS.iter().any(|f| f.eq_ignore_ascii_case(k)) || forbidden_field(v)
-        }),
+        // PCI DSS 3.3.1 forbids storing a card security code after
+        // authorization, so a request naming one anywhere is refused whole.
+        Value::Object(map) => map
+            .iter()
+            .any(|(k, v)| is_security_code_name(k) || forbidden_field(v)),
         Value::Array(items) => items.iter().any(forbidden_field),
         _ => false,
     }
@@ -155,6 +146,11 @@ mod tests {
             r#"{"pan":"4111111111111111","CVC":"123"}"#,
             r#"{"pan":"4111111111111111","metadata":{"cvv2":"123"}}"#,
             r#"{"items":[{"pan":"4111111111111111","cvv":"1"}]}"#,
+            r#"{"pan":"4111111111111111","metadata":{"card_cvv":"123"}}"#,
+            r#"{"pan":"4111111111111111","securityCode":"123"}"#,
+            r#"{"pan":"4111111111111111","metadata":{"CVC2":"1","x":"y"}}"#,
+            r#"{"pan":"4111111111111111","metadata":{"cid":"1234"}}"#,
+            r#"{"pan":"4111111111111111","csc":"123"}"#,
         ] {
             let e = parse::<Probe>(body.as_bytes()).expect_err("refused");
             assert_eq!(e.kind, Kind::ForbiddenField, "{body}");

@@ -480,3 +480,51 @@ async fn retention_conflicts_and_short_fpe_have_their_own_problem_types() {
     assert_eq!(status, 422, "{out}");
     assert_eq!(out["type"], "urn:tessera:problem:fpe-too-short");
 }
+
+#[tokio::test]
+async fn free_text_fields_refuse_card_numbers_however_written() {
+    let s = stack();
+    for written in [
+        "4111 1111 1111 1111",
+        "4111-1111-1111-1111",
+        "4111.1111.1111.1111",
+    ] {
+        // Metadata values and keys.
+        for metadata in [json!({ "note": written }), json!({ written: "x" })] {
+            let (status, out) = call(
+                &s.tokenize,
+                TOKENIZER,
+                "POST",
+                "/v1/tokens",
+                json!({ "pan": MASTERCARD, "metadata": metadata, "dedupe": false }),
+            )
+            .await;
+            assert_eq!(status, 400, "{out}");
+            assert_eq!(out["type"], "urn:tessera:problem:invalid-metadata");
+            assert!(!out.to_string().contains("1111"));
+        }
+        // A correlation id is logged and echoed: one holding a card number is replaced.
+        let mut e = event(
+            TOKENIZER,
+            "POST",
+            "/v1/tokens/lookup",
+            &json!({ "pan": VISA }),
+        );
+        e["headers"]["x-correlation-id"] = json!(written.replace(' ', "-"));
+        let mut context = lambda_http::Context::default();
+        context.invoked_function_arn = FUNCTION_ARN.into();
+        let response = s.tokenize.handle_event(e, context).await.expect("event");
+        assert_eq!(response["headers"]["x-correlation-id"], "r", "{response}");
+    }
+    let token = tokenize(&s, VISA).await;
+    let (status, out) = call(
+        &s.detokenize,
+        DETOKENIZER,
+        "POST",
+        "/v1/detokenize",
+        json!({ "token": token, "reason": "customer read 4111 1111 1111 1111 aloud" }),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(out["type"], "urn:tessera:problem:invalid-reason");
+}

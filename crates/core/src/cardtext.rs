@@ -1,0 +1,288 @@
+//! Free text that holds a card number, however it is written.
+//!
+//! Every caller string Tessera keeps or logs (metadata keys and values, the
+//! detokenize reason, the correlation id) must not be a place to park a PAN.
+//! [`contains_card_number`] refuses one written plainly, grouped by any
+//! separators, in any script's digits, or with invisible characters between
+//! the digits, and lets ordinary dates, times, phone numbers and order ids
+//! through. The rule, exactly:
+//!
+//! 1. **Read.** Each character is a *digit* (any Unicode decimal digit, Nd,
+//!    mapped to its value: ASCII, full-width, Arabic-Indic, Devanagari, ...;
+//!    also superscript, subscript and circled digits), *invisible* (format
+//!    characters, Cf, such as soft hyphen, zero-width space and joiners, bidi
+//!    controls, BOM; other default-ignorable code points such as variation
+//!    selectors; the general combining marks, such as a combining keycap),
+//!    a *separator* (any Unicode space, any dash, any underscore-like
+//!    connector, the dot and slash characters with their full-width and
+//!    typographic forms), or *other*. Invisible characters are dropped as if
+//!    absent. A *group* is a maximal run of digits; a *chain* is a maximal
+//!    sequence of groups with one or more separators (of any kind, mixed)
+//!    between each two. Any other character ends a chain.
+//! 2. **Digit run.** A group of 12 or more digits is refused, Luhn-valid or
+//!    not: no ordinary text needs one, and it could be a PAN whose check
+//!    digit was changed.
+//! 3. **Luhn window.** Any run of consecutive groups of a chain (so starting
+//!    and ending on group boundaries, which tolerates other numbers before
+//!    or after it in the same chain) with 12 to 19 digits in all that passes
+//!    the Luhn check is refused.
+//! 4. **Exemptions**, for shapes nobody writes a card number in:
+//!    - a chain made only of dates and IPv4 addresses, one after another
+//!      (read from the left), is not checked. A *date* is three groups of
+//!      4-2-2 or 2-2-4 digits (a 2 may be 1) with the same single `-`, `/`
+//!      or `.` between them, a year from 1900 to 2099, a month 1 to 12 and
+//!      a day 1 to 31 (either order for 2-2-4); an *IPv4 address* is four
+//!      groups of 1 to 3 digits, each at most 255, with a single `.` between
+//!      them. So an interval such as `2026-11-01/2026-11-30` passes.
+//!    - an international phone number (E.164): a run of groups that starts
+//!      a chain right after a `+`, whose first group has 1 to 3 digits (the
+//!      country code), and that has at most 15 digits in all, is not
+//!      checked. Runs starting after the country code still are, so
+//!      `+1 4111 1111 1111 1111` is refused.
+//!
+//! So `4111 1111 1111 1111`, `4111-1111-1111-1111`, `4 1 1 1 ...`,
+//! `3782-822463-10005`, `4111 - 1111 - 1111 - 1111`, `card:4111.1111.1111.1111!`,
+//! `ref 12 4111 1111 1111 1111 exp 12/28`, `４１１１...` and `٤١١١...` are all
+//! refused, while `2026-11-26T10:15:30Z`, `26/11/2026 10:15`,
+//! `2026-11-01/2026-11-30`, `+44 20 7946 0958`, `(555) 123-4567` and
+//! `ORD-2024-000123` pass.
+//!
+//! What it does not try to catch: a PAN deliberately disguised, with letters
+//! or other non-separator characters between its digits (`4a1b1c1...`,
+//! `4111:1111:...`, `4111,1111,...`), its digits spelt as words or encoded,
+//! or a PAN of 12 to 15 digits dressed as a phone number (`+378 282 246 310
+//! 005`) or as dates or addresses only. Colon and comma are not separators,
+//! because times (`10:15:30`) and lists of numbers use them. What it may
+//! refuse: other numbers of 12 to 19 digits written in groups, such as a
+//! phone number with `00` instead of `+`, or a date followed by a time
+//! written with dots (`26.11.2026 10.15`): each run of whole groups with
+//! 12 to 19 digits passes the Luhn check one time in ten. The caller can
+//! reword (`+` for `00`, `:` in times).
+
+mod chars;
+
+pub(crate) use chars::{digit_value, is_ignorable};
+
+use chars::is_separator;
+
+use crate::pan::{MAX_PAN_DIGITS, MIN_PAN_DIGITS, luhn_valid};
+
+/// A run of this many digits is refused whatever its check digit: the
+/// shortest PAN has 12 (ISO/IEC 7812).
+pub const DIGIT_RUN_LIMIT: usize = MIN_PAN_DIGITS;
+/// Most digits in an international phone number (ITU-T E.164).
+const E164_MAX_DIGITS: usize = 15;
+/// Most digits in a phone country code (ITU-T E.164).
+const COUNTRY_CODE_MAX_DIGITS: usize = 3;
+
+/// Whether `text` holds a card number: a run of 12 or more digits, or a
+/// Luhn-valid 12 to 19 digit number written in groups. See the module
+/// documentation for the exact rule.
+///
+/// ```
+/// use tessera_core::contains_card_number;
+/// assert!(contains_card_number("card: 4111-1111-1111-1111!"));
+/// assert!(contains_card_number("４１１１ １１１１ １１１１ １１１１"));
+/// assert!(contains_card_number("4\u{200B}111111111111111"));
+/// assert!(!contains_card_number("settlement 2026-11-26T10:15:30Z"));
+/// assert!(!contains_card_number("call +44 20 7946 0958"));
+/// ```
+pub fn contains_card_number(text: &str) -> bool {
+    let mut reader = Reader::default();
+    for c in text.chars() {
+        if is_ignorable(c) {
+            continue;
+        }
+        if let Some(d) = digit_value(c) {
+            if reader.digit(d) {
+                return true;
+            }
+        } else if is_separator(c) {
+            reader.separator(c);
+        } else if reader.end_chain(c == '+') {
+            return true;
+        }
+    }
+    reader.end_chain(false)
+}
+
+/// One run of digits within a chain.
+#[derive(Debug, Clone, Copy)]
+struct Group {
+    /// Where its digits start in the chain's digit buffer.
+    start: usize,
+    /// How many digits.
+    len: usize,
+    /// The separator before it when there was exactly one; `None` for the
+    /// first group of a chain or after two or more separators.
+    single_before: Option<char>,
+}
+
+/// Splits text into chains of digit groups as it is read, checking each.
+#[derive(Debug, Default)]
+struct Reader {
+    /// Digit values of the current chain.
+    digits: Vec<u8>,
+    groups: Vec<Group>,
+    /// Whether the current group is still open (the last thing read was a digit).
+    in_group: bool,
+    /// Separators read since the last group.
+    gap: usize,
+    gap_char: Option<char>,
+    /// The current chain's first group came right after a `+`.
+    after_plus: bool,
+    /// The last character read (not invisible) was a `+`.
+    plus_pending: bool,
+}
+
+impl Reader {
+    /// Reads a digit; true if its group is now a refused digit run.
+    fn digit(&mut self, d: u8) -> bool {
+        if !self.in_group {
+            if self.groups.is_empty() {
+                self.after_plus = self.plus_pending;
+            }
+            let single_before = match (self.groups.is_empty(), self.gap) {
+                (false, 1) => self.gap_char,
+                _ => None,
+            };
+            self.groups.push(Group {
+                start: self.digits.len(),
+                len: 0,
+                single_before,
+            });
+            self.in_group = true;
+            self.gap = 0;
+            self.gap_char = None;
+        }
+        self.plus_pending = false;
+        self.digits.push(d);
+        let Some(group) = self.groups.last_mut() else {
+            return false;
+        };
+        group.len += 1;
+        group.len >= DIGIT_RUN_LIMIT
+    }
+
+    fn separator(&mut self, c: char) {
+        self.in_group = false;
+        self.plus_pending = false;
+        self.gap += 1;
+        self.gap_char = Some(c);
+    }
+
+    /// Ends the current chain at a character that is no digit or separator;
+    /// true if the chain holds a card number.
+    fn end_chain(&mut self, plus: bool) -> bool {
+        let found = chain_has_card_number(&self.digits, &self.groups, self.after_plus);
+        self.digits.clear();
+        self.groups.clear();
+        self.in_group = false;
+        self.gap = 0;
+        self.gap_char = None;
+        self.after_plus = false;
+        self.plus_pending = plus;
+        found
+    }
+}
+
+fn chain_has_card_number(digits: &[u8], groups: &[Group], after_plus: bool) -> bool {
+    if only_dates_and_addresses(digits, groups) {
+        return false;
+    }
+    for start in 0..groups.len() {
+        let mut total = 0;
+        for end in start..groups.len() {
+            total += groups[end].len;
+            if total > MAX_PAN_DIGITS {
+                break;
+            }
+            // Only a run from the country code on is the phone number; the
+            // national part alone is checked (it has at most 11 digits in
+            // almost every numbering plan, so it rarely reaches 12).
+            let phone = start == 0
+                && after_plus
+                && groups[0].len <= COUNTRY_CODE_MAX_DIGITS
+                && total <= E164_MAX_DIGITS;
+            if total >= MIN_PAN_DIGITS && !phone {
+                let first = groups[start].start;
+                let last = groups[end].start + groups[end].len;
+                if luhn_of_values(&digits[first..last]) {
+                    return true;
+                }
+            }
+        }
+    }
+    false
+}
+
+/// Whether a chain is wholly dates and IPv4 addresses (an interval such as
+/// `2026-11-01/2026-11-30`, or a list of addresses).
+fn only_dates_and_addresses(digits: &[u8], groups: &[Group]) -> bool {
+    let mut i = 0;
+    while i < groups.len() {
+        if is_date(digits, groups, i) {
+            i += 3;
+        } else if is_ipv4(digits, groups, i) {
+            i += 4;
+        } else {
+            return false;
+        }
+    }
+    true
+}
+
+/// The Luhn check of digit values (0 to 9), through the one Luhn
+/// implementation in [`crate::pan`].
+fn luhn_of_values(values: &[u8]) -> bool {
+    let mut ascii = [0u8; MAX_PAN_DIGITS];
+    let Some(buffer) = ascii.get_mut(..values.len()) else {
+        return false;
+    };
+    for (a, v) in buffer.iter_mut().zip(values) {
+        *a = b'0' + v;
+    }
+    luhn_valid(buffer)
+}
+
+/// The value of a group's digits.
+fn value(digits: &[u8], group: &Group) -> u32 {
+    digits[group.start..group.start + group.len]
+        .iter()
+        .fold(0, |n, d| n.saturating_mul(10).saturating_add(u32::from(*d)))
+}
+
+/// Whether `count` groups from `i` are joined by the same single separator,
+/// one of `allowed`.
+fn same_single_separator(groups: &[Group], i: usize, count: usize, allowed: &[char]) -> bool {
+    let Some(shape) = groups.get(i..i + count) else {
+        return false;
+    };
+    let Some(sep) = shape[1].single_before.filter(|c| allowed.contains(c)) else {
+        return false;
+    };
+    shape[2..].iter().all(|g| g.single_before == Some(sep))
+}
+
+/// A date: 4-2-2 (year, month, day) or 2-2-4 (day and month either way, year).
+fn is_date(digits: &[u8], groups: &[Group], i: usize) -> bool {
+    if !same_single_separator(groups, i, 3, &['-', '/', '.']) {
+        return false;
+    }
+    let [a, b, c] = [&groups[i], &groups[i + 1], &groups[i + 2]];
+    let year = |g: &Group| g.len == 4 && (1900..=2099).contains(&value(digits, g));
+    let month = |g: &Group| g.len <= 2 && (1..=12).contains(&value(digits, g));
+    let day = |g: &Group| g.len <= 2 && (1..=31).contains(&value(digits, g));
+    (year(a) && month(b) && day(c)) || (year(c) && ((day(a) && month(b)) || (month(a) && day(b))))
+}
+
+/// An IPv4 address: four groups of 1 to 3 digits, each at most 255.
+fn is_ipv4(digits: &[u8], groups: &[Group], i: usize) -> bool {
+    same_single_separator(groups, i, 4, &['.'])
+        && groups[i..i + 4]
+            .iter()
+            .all(|g| g.len <= 3 && value(digits, g) <= 255)
+}
+
+#[cfg(test)]
+mod tests;

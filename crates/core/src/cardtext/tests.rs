@@ -1,0 +1,322 @@
+use proptest::prelude::*;
+
+use super::*;
+
+/// Luhn-valid test PANs: Visa 16, 13 and 19, Mastercard 5- and 2-series,
+/// Amex, Discover, JCB, Diners 14, UnionPay 19, Maestro 12.
+const PANS: [&str; 11] = [
+    "4111111111111111",
+    "4222222222222",
+    "4000000000000000006",
+    "5555555555554444",
+    "2223000048410010",
+    "378282246310005",
+    "6011000990139424",
+    "3530111333300000",
+    "30569309025904",
+    "6205500000000000004",
+    "675900000000",
+];
+
+/// Ordinary text that must pass.
+const ORDINARY: &[&str] = &[
+    "",
+    "2026-11-26",
+    "2026-11-26T10:15:30Z",
+    "2026-11-26T10:15:30.123456789+01:00",
+    "10:15:30.123",
+    "26/11/2026 10:15",
+    "26.11.2026 10:15:30",
+    "11/26/2026 10:15:30 PM",
+    "2026-11-26 10:15:30.123",
+    "2026-11-01/2026-11-30",
+    "2026-11-01 - 2026-11-30",
+    "01/01/2040/1919-04-01",
+    "01.11.2026–30.11.2026",
+    "+1 555-123-4567",
+    "+1 (555) 123-4567",
+    "+44 20 7946 0958",
+    "+44 7700 900123",
+    "+86 138 0013 8000",
+    "+49 30 12345678",
+    "+353 1 234 5678",
+    "(555) 123-4567",
+    "555.123.4567",
+    "ORD-2024-000123",
+    "ORD-2024-000123-A7",
+    "settlement batch 2026-11-23",
+    "chargeback CB-1234",
+    "192.168.100.200",
+    "10.0.0.1 - 192.168.100.200",
+    "12345678901",
+    "tok_01HZX3K9Q2W8E5R7T6Y4U1I0OP",
+    "550e8400-e29b-41d4-a716-44665544abcd",
+    "v1.2.3-rc.4",
+    "1 234 567.89 EUR",
+    "invoice 2026/000123, amount 1,234,567.89",
+    "Order 123 of 2026-11-26, qty 4",
+    "last4 1111, bin 411111",
+    "lat 51.5007292, lon -0.1246254",
+];
+
+/// One PAN written in many ways, each of which must be refused.
+fn writings(pan: &str) -> Vec<String> {
+    let d: Vec<char> = pan.chars().collect();
+    let joined = |sep: &str, sizes: &[usize]| {
+        let mut out = String::new();
+        let mut at = 0;
+        for (i, size) in sizes.iter().enumerate() {
+            if i > 0 {
+                out.push_str(sep);
+            }
+            let end = (at + size).min(d.len());
+            out.extend(&d[at..end]);
+            at = end;
+        }
+        out.extend(&d[at..]);
+        out
+    };
+    let fours = vec![4; d.len() / 4];
+    let mut out = vec![
+        pan.to_owned(),
+        format!("x{pan}y"),
+        joined(" ", &fours),
+        format!("card:{}!", joined("-", &fours)),
+        joined(".", &fours),
+        joined("/", &fours),
+        joined("_", &fours),
+        joined(" - ", &fours),
+        joined("\u{2013}", &fours),
+        joined("\u{A0}", &fours),
+        joined("\u{3000}", &fours),
+        joined("\u{200B}", &fours),
+        joined("\u{AD}", &fours),
+        joined("-\u{200D}", &fours),
+        joined(" ", &[4, 6, 5]),
+        joined(" ", &[1; 19]),
+        joined("  ", &[1; 19]),
+        format!("ref 12 {}", joined(" ", &fours)),
+        format!("{} 12/28", joined(" ", &fours)),
+        format!("{} exp 12/28", joined("-", &fours)),
+        format!("exp 2028-01-31 {}", joined(" ", &fours)),
+        format!("+1 {}", joined(" ", &fours)),
+        format!("0044 {}", joined(" ", &fours)),
+        d.iter().map(|c| format!("{c}\u{FE0F}\u{20E3}")).collect(),
+        d.iter().map(|c| format!("{c}\u{336}")).collect(),
+    ];
+    let mut mixed = String::new();
+    for (i, c) in d.iter().enumerate() {
+        mixed.push(*c);
+        mixed.push_str([" ", "-", ".", "/", "_", " -", "\u{2014}"][i % 7]);
+    }
+    out.push(mixed);
+    for zero in ['０', '٠', '०', '۰', '𝟎'] {
+        let script: String = joined(" ", &fours)
+            .chars()
+            .map(|c| match digit_value(c) {
+                Some(v) => char::from_u32(u32::from(zero) + u32::from(v)).unwrap_or(c),
+                None => c,
+            })
+            .collect();
+        out.push(script);
+    }
+    out
+}
+
+#[test]
+fn refuses_every_writing_of_every_test_pan() {
+    for pan in PANS {
+        for text in writings(pan) {
+            assert!(contains_card_number(&text), "not refused: {text:?}");
+        }
+    }
+}
+
+#[test]
+fn refuses_standard_groupings() {
+    for text in [
+        "4111 1111 1111 1111",
+        "3782 822463 10005",
+        "3056 930902 5904",
+        "4000 0000 0000 0000 006",
+        "6205 5000 0000 0000 004",
+        "6759 0000 0000",
+        "4222 2222 22222",
+        "card: 4111-1111-1111-1111!",
+        "4111-1111 1111_1111",
+        "4111 -1111_ 1111./1111",
+        "４１１１－１１１１－１１１１－１１１１",
+        "٤١١١ ١١١١ ١١١١ ١١١١",
+        "४१११-१११११११११११११",
+        "4111 ١١١١ １１１１ 1111",
+    ] {
+        assert!(contains_card_number(text), "not refused: {text:?}");
+    }
+}
+
+#[test]
+fn refuses_any_run_of_twelve_digits_luhn_or_not() {
+    for text in [
+        "123456789012",
+        "x123456789012y",
+        "4111111111111112",
+        "id\u{200B}1234\u{200C}5678\u{FEFF}9012",
+        "١٢٣٤٥٦٧٨٩٠١٢",
+        "１２３４５６７８９０１２",
+        "{\"Timestamp\":1795000000017}",
+    ] {
+        assert!(contains_card_number(text), "not refused: {text:?}");
+    }
+    assert!(!contains_card_number("12345678901"));
+    assert!(!contains_card_number("1234 5678 9012"), "not Luhn-valid");
+}
+
+#[test]
+fn passes_ordinary_text() {
+    for text in ORDINARY {
+        assert!(!contains_card_number(text), "refused: {text:?}");
+    }
+}
+
+#[test]
+fn exemptions_are_narrow() {
+    // A phone exemption for a 16-digit run, or one whose country code is
+    // 4 digits long, would hide a PAN.
+    assert!(contains_card_number("+4111 1111 1111 1111"));
+    assert!(contains_card_number("+41 11 1111 1111 1111"));
+    // The 15-digit Amex dressed as a phone number is the accepted gap.
+    assert!(!contains_card_number("+378 282 246 310 005"));
+    assert!(contains_card_number("378 282 246 310 005"));
+    // Dates and addresses are exempt only when the chain is nothing else.
+    assert!(contains_card_number("2026-11-26 4111 1111 1111 1111"));
+    assert!(contains_card_number("4111-1111-1111-1111 2026-11-26"));
+    assert!(contains_card_number("10.0.0.1 4111 1111 1111 1111"));
+    assert!(contains_card_number("2026-11-26/4111-1111-1111-1111"));
+    // Not a date: 2026-13-01 has no month 13, and 4-4-4-4 is never a date.
+    assert!(!contains_card_number("2026-12-01/2026-12-31"));
+    assert!(contains_card_number("4111-1111-1111-1111/2026-12-31"));
+}
+
+/// A Luhn-valid PAN of `len` digits from `body` (its first `len - 1` digits).
+fn luhn_complete(body: &[u8], len: usize) -> Vec<u8> {
+    let mut digits = body[..len - 1].to_vec();
+    digits.push(0);
+    let ascii: Vec<u8> = digits.iter().map(|d| b'0' + d).collect();
+    let sum = crate::pan::luhn_sum(&ascii).unwrap_or_default();
+    let last = digits.len() - 1;
+    digits[last] = ((10 - sum % 10) % 10) as u8;
+    digits
+}
+
+/// Separators a writer might put between digits, including invisible ones.
+const SEPARATORS: &[&str] = &[
+    " ", "-", ".", "/", "_", "\u{A0}", "\u{2009}", "\u{202F}", "\u{3000}", "\u{2010}", "\u{2011}",
+    "\u{2013}", "\u{2014}", "\u{2212}", "\u{FF0D}", "\u{FF0E}", "\u{FF0F}", "\u{FF3F}", "\u{200B}",
+    "\u{200D}", "\u{AD}", "\u{2060}", "\u{FEFF}", "\t",
+];
+
+/// Zeros of the digit scripts used in the property test.
+const ZEROS: &[char] = &[
+    '0', '０', '٠', '۰', '०', '০', '੦', '૦', '୦', '௦', '౦', '೦', '൦', '๐', '໐', '༠', '၀', '០', '᠐',
+    '𝟎', '𝟘', '𝟢', '𝟬', '𝟶',
+];
+
+proptest! {
+    #[test]
+    fn any_writing_of_a_luhn_valid_pan_is_refused(
+        body in proptest::collection::vec(0u8..10, 19),
+        len in MIN_PAN_DIGITS..=MAX_PAN_DIGITS,
+        gaps in proptest::collection::vec(
+            proptest::collection::vec(0..SEPARATORS.len(), 0..=3), 19),
+        scripts in proptest::collection::vec(0..ZEROS.len(), 19),
+        prefix in "[a-zA-Z]{0,6}",
+        suffix in "[a-zA-Z!?:]{0,6}",
+    ) {
+        let pan = luhn_complete(&body, len);
+        let mut text = prefix.clone();
+        for (i, d) in pan.iter().enumerate() {
+            if i > 0 {
+                for s in &gaps[i] {
+                    text.push_str(SEPARATORS[*s]);
+                }
+            }
+            let zero = u32::from(ZEROS[scripts[i]]);
+            text.push(char::from_u32(zero + u32::from(*d)).unwrap_or('?'));
+        }
+        text.push_str(&suffix);
+        prop_assert!(contains_card_number(&text), "not refused: {:?}", text);
+    }
+
+    #[test]
+    fn never_panics(text in any::<String>()) {
+        let _ = contains_card_number(&text);
+    }
+}
+
+/// Dates, times, phone numbers, addresses and order ids in the usual forms.
+fn ordinary_text() -> impl Strategy<Value = String> {
+    let date =
+        (1900u32..=2099, 1u32..=12, 1u32..=31, 0usize..6).prop_map(|(y, m, d, form)| match form {
+            0 => format!("{y}-{m:02}-{d:02}"),
+            1 => format!("{d:02}/{m:02}/{y}"),
+            2 => format!("{m}/{d}/{y}"),
+            3 => format!("{d}.{m}.{y}"),
+            4 => format!("{y}/{m:02}/{d:02}"),
+            _ => format!("{y}.{m:02}.{d:02}"),
+        });
+    let time = (0u32..24, 0u32..60, 0u32..60, 0u32..1_000_000)
+        .prop_map(|(h, m, s, f)| format!("{h:02}:{m:02}:{s:02}.{f:06}"));
+    let datetime = (
+        date.clone(),
+        time.clone(),
+        prop_oneof![Just("T"), Just(" ")],
+    )
+        .prop_map(|(d, t, sep)| format!("{d}{sep}{t}Z"));
+    let interval = (
+        date.clone(),
+        date.clone(),
+        prop_oneof![Just("/"), Just(" - "), Just("–")],
+    )
+        .prop_map(|(a, b, sep)| format!("{a}{sep}{b}"));
+    let phone = (
+        1u32..=999,
+        proptest::collection::vec((1usize..=4, 0u32..10_000), 1..=4),
+        prop_oneof![Just(" "), Just("-"), Just(".")],
+    )
+        .prop_filter_map("E.164 length", |(cc, groups, sep)| {
+            let mut text = format!("+{cc}");
+            let mut national = 0;
+            for (len, n) in groups {
+                let n = n % 10u32.pow(len as u32);
+                text.push_str(&format!("{sep}{n:0len$}"));
+                national += len;
+            }
+            // The national part of a real number has at most 11 digits
+            // (a handful of plans allow more; those may be refused).
+            let digits = cc.to_string().len() + national;
+            (digits <= E164_MAX_DIGITS && national <= 11).then_some(text)
+        });
+    let national = (100u32..1000, 100u32..1000, 0u32..10_000, 0usize..3).prop_map(
+        |(a, b, c, form)| match form {
+            0 => format!("({a}) {b}-{c:04}"),
+            1 => format!("{a}-{b}-{c:04}"),
+            _ => format!("1 {a} {b} {c:04}"),
+        },
+    );
+    let ipv4 = proptest::collection::vec(0u32..=255, 4)
+        .prop_map(|o| format!("{}.{}.{}.{}", o[0], o[1], o[2], o[3]));
+    let order = (2000u32..2100, 0u32..1_000_000).prop_map(|(y, n)| format!("ORD-{y}-{n:06}"));
+    prop_oneof![date, time, datetime, interval, phone, national, ipv4, order]
+}
+
+proptest! {
+    #[test]
+    fn ordinary_dates_times_phones_and_ids_pass(
+        text in ordinary_text(),
+        prefix in "[a-z]{0,8}[ :=]?",
+        suffix in "[ ,;)]?[a-z]{0,8}",
+    ) {
+        let text = format!("{prefix}{text}{suffix}");
+        prop_assert!(!contains_card_number(&text), "refused: {:?}", text);
+    }
+}
