@@ -199,3 +199,43 @@ pub async fn run<F: Function>() -> Result<(), lambda_http::Error> {
     ))
     .await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Runs in the release feature set only: `scripts/test` runs this crate's
+    /// unit tests alone, where the tests package's `dev-principal` is not unified in.
+    #[cfg(not(feature = "dev-principal"))]
+    #[test]
+    fn a_release_build_refuses_to_start_with_a_dev_principal() {
+        let sdk = SdkConfig::builder().build();
+        let loopback = SdkConfig::builder()
+            .endpoint_url("http://127.0.0.1:5000")
+            .build();
+        for sdk in [sdk, loopback] {
+            assert!(matches!(
+                check_dev_principal(Some("arn:aws:iam::111122223333:role/x".into()), &sdk),
+                Err(InitError::DevPrincipalNotBuilt)
+            ));
+            assert!(matches!(check_dev_principal(None, &sdk), Ok(None)));
+        }
+    }
+
+    #[cfg(feature = "dev-principal")]
+    #[test]
+    fn a_dev_build_takes_a_dev_principal_on_loopback_only() {
+        let remote = SdkConfig::builder()
+            .endpoint_url("https://dynamodb.us-east-1.amazonaws.com")
+            .build();
+        let loopback = SdkConfig::builder()
+            .endpoint_url("http://127.0.0.1:5000")
+            .build();
+        let p = || Some("arn:aws:iam::111122223333:role/x".to_owned());
+        assert!(matches!(
+            check_dev_principal(p(), &remote),
+            Err(InitError::DevPrincipalOutsideLoopback)
+        ));
+        assert!(matches!(check_dev_principal(p(), &loopback), Ok(Some(_))));
+    }
+}
