@@ -46,6 +46,7 @@ def props(t, name):
 def set_role(function, role):
     def mutate(t):
         props(t, function)["Role"] = {"Fn::GetAtt": [role, "Arn"]}
+    mutate.__name__ = f"{function}_uses_{role}"
     return mutate
 
 
