@@ -184,6 +184,14 @@ def unvalidated_detokenizers(t):
     del t["Parameters"]["DetokenizerRoleArns"]["AllowedPattern"]
 
 
+def logging_role_deleted_with_stack(t):
+    del resource(t, "ApiGatewayLoggingRole")["DeletionPolicy"]
+
+
+def deployer_may_be_key_admin(t):
+    del t["Rules"]["KeyRolesAreSeparate"]
+
+
 def admin_without_api_id(t):
     del props(t, "AdminFunction")["Environment"]["Variables"]["TESSERA_API_ID"]
 
@@ -347,6 +355,8 @@ CASES = [
     ("data.guard", "vault_table_backed_up", no_backup_selection, "sam"),
     ("data.guard", "vpc_endpoints_scoped_to_account", open_kms_endpoint, "sam"),
     ("data.guard", "parameters_validated", unvalidated_detokenizers, "sam"),
+    ("data.guard", "parameters_validated", deployer_may_be_key_admin, "sam"),
+    ("data.guard", "stateful_resources_retained", logging_role_deleted_with_stack, "sam"),
     ("functions.guard", "functions_know_their_api", admin_without_api_id, "sam"),
     ("functions.guard", "tokenize_has_describe_list_and_scopes", tokenize_without_describe_list, "sam"),
     ("functions.guard", "reserved_concurrency_optional", fixed_reserved_concurrency, "sam"),
