@@ -266,6 +266,10 @@ def canary_without_alarms(t):
     del props(t, "AdminFunction")["DeploymentPreference"]["Alarms"]
 
 
+def sam_default_deployment_role(t):
+    del props(t, "TokenizeFunction")["DeploymentPreference"]["Role"]
+
+
 def trail_selects_exact_function_arns(t):
     for sel in props(t, "Trail")["AdvancedEventSelectors"]:
         for f in sel["FieldSelectors"]:
@@ -385,6 +389,7 @@ CASES = [
     ("expanded/observability.guard", "dashboard_shows_function_metrics", dashboard_without_cache_hits, "sam+expand"),
     ("expanded/observability.guard", "canary_rolls_back_on_alarms", canary_without_alarms, "sam+expand"),
     ("expanded/observability.guard", "trail_logs_alias_invocations", trail_selects_exact_function_arns, "sam+expand"),
+    ("expanded/observability.guard", "deployment_role_scoped", sam_default_deployment_role, "sam+expand"),
 ]
 
 
