@@ -213,6 +213,11 @@ def tokenize_writes_detokenize_logs(t):
     s["Resource"] = [s["Resource"], {"Fn::GetAtt": ["DetokenizeLogGroup", "Arn"]}]
 
 
+def unwrap_without_exact_context(t):
+    s = statement(t, "DetokenizePolicy", "UnwrapDataKeys")
+    s["Condition"] = {"StringEqualsIfExists": s["Condition"]["StringEquals"]}
+
+
 def vpc_role_without_describe_subnets(t):
     s = statement(t, "FunctionRuntimePolicy", "VpcNetworkInterfaces")
     s["Action"] = [a for a in s["Action"] if a != "ec2:DescribeSubnets"]
@@ -367,6 +372,7 @@ CASES = [
     ("functions.guard", "functions_roll_out_safely", no_canary_for_detokenize, "sam"),
     ("iam.guard", "functions_write_only_own_logs", tokenize_writes_detokenize_logs, "sam"),
     ("iam.guard", "vpc_functions_can_describe_subnets", vpc_role_without_describe_subnets, "sam"),
+    ("iam.guard", "data_keys_pinned_to_vault_context", unwrap_without_exact_context, "sam"),
     ("expanded/api.guard", "no_integration_credentials", caller_credentials, "expanded"),
     ("expanded/api.guard", "no_integration_credentials", integration_uri_by_reference, "sam+expand"),
     ("expanded/api.guard", "exactly_one_stage", implicit_stage, "sam+expand"),
