@@ -4,36 +4,12 @@
 //! (a missing or unknown level counting as `INFO`) and reaches the function
 //! as `AWS_LAMBDA_LOG_LEVEL`.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+mod support;
 
 use serde_json::Value;
+use support::Capture;
 use tessera_lambda::audit::{AuditEvent, Decision, Operation, Outcome};
 use tessera_lambda::telemetry::{LogFormat, dispatch};
-use tracing_subscriber::fmt::MakeWriter;
-
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> MakeWriter<'a> for Capture {
-    type Writer = Capture;
-    fn make_writer(&'a self) -> Capture {
-        self.clone()
-    }
-}
 
 /// Lambda's application log levels, lowest first.
 const PLATFORM_LEVELS: [&str; 6] = ["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"];
@@ -76,7 +52,7 @@ fn lines_under(format: LogFormat, level: &str) -> Vec<String> {
         tracing::info!("an ordinary line");
         event().emit();
     });
-    let text = String::from_utf8_lossy(&capture.0.lock().expect("capture")).into_owned();
+    let text = capture.text();
     text.lines().map(str::to_owned).collect()
 }
 
