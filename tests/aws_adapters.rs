@@ -2,12 +2,15 @@
 
 use std::collections::HashSet;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use tessera_aws::KmsKeyRing;
+use tessera_aws::secrets::load_fingerprint_key;
 use tessera_core::memory::ManualClock;
 use tessera_core::{
-    Clock, DataKeyIssuer, DataKeyUnwrapper, DedupScope, Error, Expiry, IssuingVault, KeyError, Pan,
-    ReadingVault, SystemClock, Token, TokenFormat, TokenizeRequest,
+    CacheLimits, Clock, CreateError, DataKeyIssuer, DataKeyUnwrapper, DedupScope, Error, Expiry,
+    Fingerprinter, IndexEntry, IndexKey, IssuingVault, KeyError, Pan, ReadingVault, SystemClock,
+    Token, TokenDescription, TokenFormat, TokenizeRequest, Tokenizer, VaultError, VaultRecord,
 };
 use tessera_e2e::{env_reader, stack};
 use tessera_lambda::metrics::MetricsSink;
@@ -62,25 +65,86 @@ async fn round_trip_every_format_and_dedupe_mode() {
     assert_eq!(described.facts.last4, "4444");
 }
 
+/// The emulator's vault, with index reads that wait until every writer has
+/// made one: all of them miss, so all of them race to write.
+struct RacingVault {
+    inner: Arc<tessera_aws::DynamoVault>,
+    all_read: tokio::sync::Barrier,
+    first_reads: AtomicUsize,
+    writers: usize,
+}
+
+#[async_trait::async_trait]
+impl IssuingVault for RacingVault {
+    async fn find_index(&self, key: &IndexKey) -> Result<Option<IndexEntry>, VaultError> {
+        let found = self.inner.find_index(key).await;
+        // Only each writer's first read waits: a loser reads the winner's item again.
+        if self.first_reads.fetch_add(1, Ordering::SeqCst) < self.writers {
+            self.all_read.wait().await;
+        }
+        found
+    }
+    async fn create_with_index(
+        &self,
+        record: &VaultRecord,
+        index: &IndexEntry,
+        now: i64,
+    ) -> Result<(), CreateError> {
+        self.inner.create_with_index(record, index, now).await
+    }
+    async fn create(&self, record: &VaultRecord) -> Result<(), CreateError> {
+        self.inner.create(record).await
+    }
+    async fn describe(&self, token: &Token) -> Result<Option<TokenDescription>, VaultError> {
+        self.inner.describe(token).await
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_tokenizations_give_one_token_and_one_record() {
+    const WRITERS: usize = 32;
     let s = stack().await;
-    let tokenizer = Arc::new(s.tokenizer(Arc::new(SystemClock)).await);
-    let tasks: Vec<_> = (0..32)
+    let key = load_fingerprint_key(&s.clients.secrets, &s.made.secret_arn)
+        .await
+        .expect("fingerprint key");
+    let vault = Arc::new(RacingVault {
+        inner: s.vault(),
+        all_read: tokio::sync::Barrier::new(WRITERS),
+        first_reads: AtomicUsize::new(0),
+        writers: WRITERS,
+    });
+    let tokenizer = Arc::new(Tokenizer::new(
+        s.ports(Arc::new(SystemClock)),
+        vault,
+        s.keyring(),
+        Fingerprinter::new(&key),
+        CacheLimits::default(),
+    ));
+    let before = s.clients.counter.snapshot();
+    let tasks: Vec<_> = (0..WRITERS)
         .map(|_| {
             let t = tokenizer.clone();
             tokio::spawn(async move {
                 t.tokenize(&TokenizeRequest::new(pan("4012888888881881")))
                     .await
                     .expect("tokenize")
-                    .token
             })
         })
         .collect();
-    let mut tokens = HashSet::new();
+    let mut issued = Vec::new();
     for task in tasks {
-        tokens.insert(task.await.expect("join"));
+        issued.push(task.await.expect("join"));
     }
+    // The race happened: every writer sent its conditional transaction.
+    let calls = s.clients.counter.snapshot().since(&before);
+    assert_eq!(
+        calls.get("TransactWriteItems"),
+        WRITERS as u64,
+        "conditional writes attempted: {calls:?}"
+    );
+    // One won; every caller got its token.
+    assert_eq!(issued.iter().filter(|t| t.created).count(), 1, "one winner");
+    let tokens: HashSet<&Token> = issued.iter().map(|t| &t.token).collect();
     assert_eq!(tokens.len(), 1, "one token for one PAN");
     let scan = s
         .clients
@@ -283,11 +347,15 @@ async fn start_up_fails_clearly_without_secret_table_or_key() {
             "tessera/no-such-secret",
             "fingerprint key secret tessera/no-such-secret was not found",
         ),
-        ("TESSERA_TABLE", "no-such-table", "vault table check failed"),
+        (
+            "TESSERA_TABLE",
+            "no-such-table",
+            "vault table no-such-table check failed",
+        ),
         (
             "TESSERA_KMS_KEY_ID",
             "arn:aws:kms:us-east-1:123456789012:key/00000000-0000-0000-0000-000000000000",
-            "KMS key check failed",
+            "KMS key arn:aws:kms:us-east-1:123456789012:key/00000000-0000-0000-0000-000000000000 check failed",
         ),
     ];
     for (name, value, expected) in cases {

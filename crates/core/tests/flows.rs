@@ -194,34 +194,106 @@ fn formats_dedupe_separately() {
     assert_eq!(p.token.format(), TokenFormat::Fpe);
 }
 
+/// A vault whose index reads all wait until `n` have been made: every
+/// writer misses the index before any writes, so the race is certain, not
+/// left to the scheduler.
+struct RacingVault {
+    inner: MemoryVault,
+    all_read: tokio::sync::Barrier,
+    first_reads: std::sync::atomic::AtomicUsize,
+    lost: std::sync::atomic::AtomicU64,
+}
+
+#[async_trait::async_trait]
+impl IssuingVault for RacingVault {
+    async fn find_index(&self, key: &IndexKey) -> Result<Option<IndexEntry>, VaultError> {
+        let found = self.inner.find_index(key).await;
+        // Only the first read of each writer waits: a loser reads again.
+        let n = self
+            .first_reads
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        if n < 32 {
+            self.all_read.wait().await;
+        }
+        found
+    }
+    async fn create_with_index(
+        &self,
+        record: &VaultRecord,
+        index: &IndexEntry,
+        now: i64,
+    ) -> Result<(), CreateError> {
+        let result = self.inner.create_with_index(record, index, now).await;
+        if matches!(result, Err(CreateError::IndexExists)) {
+            self.lost.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        result
+    }
+    async fn create(&self, record: &VaultRecord) -> Result<(), CreateError> {
+        self.inner.create(record).await
+    }
+    async fn describe(&self, token: &Token) -> Result<Option<TokenDescription>, VaultError> {
+        self.inner.describe(token).await
+    }
+}
+
 #[test]
 fn concurrent_tokenizations_of_one_pan_give_one_token() {
-    let f = Arc::new(fixture());
+    const WRITERS: usize = 32;
+    let vault = Arc::new(RacingVault {
+        inner: MemoryVault::new(),
+        all_read: tokio::sync::Barrier::new(WRITERS),
+        first_reads: Default::default(),
+        lost: Default::default(),
+    });
+    let key = FingerprintKey::new(&[9; 32], "v1").expect("key");
+    let tokenizer = Arc::new(Tokenizer::new(
+        Ports {
+            clock: Arc::new(ManualClock::at_millis(NOW_MS)),
+            rng: Arc::new(SeededRandom::new(7)),
+            vault_id: "vault-a".into(),
+        },
+        vault.clone(),
+        Arc::new(MemoryKeyRing::new("test")),
+        Fingerprinter::new(&key),
+        CacheLimits::default(),
+    ));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(4)
         .build()
         .expect("runtime");
-    let tokens: HashSet<Token> = runtime.block_on(async {
-        let tasks: Vec<_> = (0..32)
+    let issued: Vec<Tokenized> = runtime.block_on(async {
+        let tasks: Vec<_> = (0..WRITERS)
             .map(|_| {
-                let f = f.clone();
+                let tokenizer = tokenizer.clone();
                 tokio::spawn(async move {
-                    f.tokenizer
+                    tokenizer
                         .tokenize(&TokenizeRequest::new(pan("4012888888881881")))
                         .await
                         .expect("tokenize")
-                        .token
                 })
             })
             .collect();
-        let mut out = HashSet::new();
+        let mut out = Vec::new();
         for t in tasks {
-            out.insert(t.await.expect("join"));
+            out.push(t.await.expect("join"));
         }
         out
     });
+    // The race happened: every writer missed the index and tried its
+    // conditional write; all but one lost.
+    let stats = vault.inner.stats();
+    assert_eq!(stats.writes, WRITERS as u64, "conditional writes attempted");
+    assert_eq!(
+        vault.lost.load(std::sync::atomic::Ordering::Relaxed),
+        WRITERS as u64 - 1,
+        "writes that lost to the winner's index item"
+    );
+    // And every caller got the winner's token, one of them as its creator.
+    let tokens: HashSet<&Token> = issued.iter().map(|t| &t.token).collect();
     assert_eq!(tokens.len(), 1);
-    assert_eq!(f.vault.record_count(), 1);
+    assert_eq!(issued.iter().filter(|t| t.created).count(), 1);
+    assert_eq!(vault.inner.record_count(), 1);
 }
 
 #[test]

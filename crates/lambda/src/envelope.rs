@@ -245,6 +245,7 @@ impl<F: Function> App<F> {
         {
             audit.decision = Some(AuditDecision::Deny);
             audit.decision_reason = "event did not come through this deployment's API".into();
+            self.note_refused(request, audit, facts);
             return Err(Problem::new(
                 Kind::UntrustedOrigin,
                 "call this API through its API Gateway endpoint",
@@ -264,6 +265,7 @@ impl<F: Function> App<F> {
             }
             Decision::Unauthenticated => {
                 audit.decision = Some(AuditDecision::Deny);
+                self.note_refused(request, audit, facts);
                 return Err(Problem::new(
                     Kind::Unauthenticated,
                     "sign the request with SigV4 (AWS_IAM)",
@@ -272,6 +274,7 @@ impl<F: Function> App<F> {
             Decision::Deny { caller, .. } => {
                 audit.decision = Some(AuditDecision::Deny);
                 audit.principal = caller;
+                self.note_refused(request, audit, facts);
                 return Err(Problem::new(
                     Kind::Forbidden,
                     "this principal may not call this operation",
@@ -292,6 +295,7 @@ impl<F: Function> App<F> {
         {
             audit.decision = Some(AuditDecision::Deny);
             audit.decision_reason = "principal not on this route's allow-list".into();
+            self.function.note(&route, request, facts);
             return Err(Problem::new(
                 Kind::Forbidden,
                 "this principal may not call this operation",
@@ -317,6 +321,18 @@ impl<F: Function> App<F> {
             ));
         }
         self.function.run(route, request, &principal, facts).await
+    }
+}
+
+impl<F: Function> App<F> {
+    /// Audits a refused request as fully as an allowed one: its operation
+    /// and what it names (PCI DSS 10.2, every access attempt). The caller
+    /// still learns nothing: the response is the same whatever the route.
+    fn note_refused(&self, request: &Request, audit: &mut AuditEvent, facts: &mut Facts) {
+        if let Routed::Found(route) = route(F::ROUTES, request.method(), request.raw_http_path()) {
+            audit.operation = Some(F::operation(&route));
+            self.function.note(&route, request, facts);
+        }
     }
 }
 

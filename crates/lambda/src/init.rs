@@ -52,11 +52,21 @@ pub enum InitError {
     #[error(transparent)]
     Secret(#[from] tessera_aws::secrets::SecretError),
     /// The vault table is missing or unreachable.
-    #[error("vault table check failed: {0}")]
-    Table(tessera_core::VaultError),
+    #[error("vault table {table} check failed: {error}")]
+    Table {
+        /// The table's name, as configured.
+        table: String,
+        /// What the check met.
+        error: tessera_core::VaultError,
+    },
     /// The KMS key is missing, disabled or unreachable.
-    #[error("KMS key check failed: {0}")]
-    Key(tessera_core::KeyError),
+    #[error("KMS key {key_id} check failed: {error}")]
+    Key {
+        /// The key id or ARN, as configured.
+        key_id: String,
+        /// What the check met.
+        error: tessera_core::KeyError,
+    },
 }
 
 /// What every function has at cold start: the AWS clients and the vault table.
@@ -87,7 +97,10 @@ impl ColdStart {
     /// The KMS key ring for `key_id`, checked usable.
     pub async fn keyring(&self, key_id: &str) -> Result<Arc<KmsKeyRing>, InitError> {
         let keyring = KmsKeyRing::new(self.clients.kms.clone(), key_id, &self.vault_id);
-        keyring.check().await.map_err(InitError::Key)?;
+        keyring.check().await.map_err(|error| InitError::Key {
+            key_id: key_id.to_owned(),
+            error,
+        })?;
         Ok(Arc::new(keyring))
     }
 }
@@ -130,7 +143,13 @@ pub async fn build_app<F: Function>(
         table,
         vault_id,
     };
-    cold.vault().check().await.map_err(InitError::Table)?;
+    cold.vault()
+        .check()
+        .await
+        .map_err(|error| InitError::Table {
+            table: cold.table.clone(),
+            error,
+        })?;
     let function = F::build(config, &cold).await?;
     let access = Access {
         origin,

@@ -61,7 +61,6 @@ kinds! {
     MethodNotAllowed => ("method-not-allowed", StatusCode::METHOD_NOT_ALLOWED, "The route does not support this method"),
     PayloadTooLarge => ("payload-too-large", StatusCode::PAYLOAD_TOO_LARGE, "The body is larger than 64 KiB"),
     UnsupportedMediaType => ("unsupported-media-type", StatusCode::UNSUPPORTED_MEDIA_TYPE, "The content type must be application/json"),
-    Conflict => ("conflict", StatusCode::CONFLICT, "The token or card is already in the vault"),
     DedupConflict => ("dedup-conflict", StatusCode::CONFLICT, "The card's existing token does not match this request's retention or metadata"),
     FpeTooShort => ("fpe-too-short", StatusCode::UNPROCESSABLE_ENTITY, "Format-preserving tokens need a PAN of at least 15 digits"),
     UntrustedOrigin => ("untrusted-origin", StatusCode::FORBIDDEN, "The request did not come through this deployment's API"),
@@ -169,10 +168,12 @@ impl From<tessera_core::Error> for Problem {
             E::NotFound => Problem::new(Kind::TokenNotFound, "no live token by that name"),
             E::Expiry(e) => Problem::new(Kind::InvalidExpiry, e.to_string()),
             E::BatchTooLarge => Problem::new(Kind::BatchTooLarge, e.to_string()),
-            E::Conflict => Problem::new(Kind::Conflict, e.to_string()),
             E::DedupConflict => Problem::new(Kind::DedupConflict, e.to_string()),
             E::FpeTooShort => Problem::new(Kind::FpeTooShort, e.to_string()),
             E::TokenMismatch => Problem::new(Kind::InvalidToken, e.to_string()),
+            // `Error::Conflict` comes only from import, which no route
+            // serves (tessera-bootstrap seeds fixtures through the SDK): if
+            // one ever reached a handler it would be our bug, hence Internal.
             ref e if e.is_retryable() => Problem::new(Kind::Unavailable, "retry with backoff"),
             // Integrity, access-denied and unexpected store or key errors: the
             // detail stays generic; the cause is in the log and the audit event.

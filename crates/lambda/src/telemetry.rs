@@ -1,19 +1,44 @@
 //! Logging: JSON or text per `AWS_LAMBDA_LOG_FORMAT`, level per
-//! `AWS_LAMBDA_LOG_LEVEL` (or `RUST_LOG`), with the audit target always on.
+//! `AWS_LAMBDA_LOG_LEVEL` (or `RUST_LOG`), and audit events that no log
+//! setting can drop.
+//!
+//! Two things can lose an audit event (PCI DSS 10.2), and each is closed here:
+//! - In process, a level or a `RUST_LOG` directive filters events. So audit
+//!   events go through their own layer, with its own fixed filter (the
+//!   `audit` target and nothing else); the level filter governs only the
+//!   other layer, which never prints them.
+//! - In the Lambda platform, a function's `ApplicationLogLevel` (advanced
+//!   logging controls) drops JSON lines whose `"level"` is below it, and
+//!   treats a missing or unknown level as `INFO`. Lambda passes that setting
+//!   in as `AWS_LAMBDA_LOG_LEVEL`, so an audit line is written at the
+//!   configured level when it is above `INFO` (`WARN`, `ERROR`, `FATAL`):
+//!   the lowest level the platform keeps.
 
-use tracing::Dispatch;
+use std::fmt;
+use std::io::Write;
+
+use serde_json::{Map, Value};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+use tracing::field::{Field, Visit};
+use tracing::{Dispatch, Event, Subscriber};
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::Layer;
+use tracing_subscriber::filter::{FilterExt, filter_fn};
 use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::layer::{Context, SubscriberExt};
 
-/// Directives that hold whatever the level: audit events are never filtered
-/// out (PCI DSS 10.2), and the SDK, Lambda runtime and HTTP stacks never log
-/// below `warn`, because at trace level they can print request and response
-/// bodies: KMS `GenerateDataKey` responses include a plaintext data key, and
-/// the Lambda runtime prints every raw event ("raw JSON event received from
-/// Lambda"), PANs included. `tests/trace_logging.rs` in this crate runs a
-/// function binary at TRACE and checks its output for a PAN.
+/// The tracing target of audit events.
+pub const AUDIT_TARGET: &str = "audit";
+
+/// Directives that hold whatever the level: the SDK, Lambda runtime and HTTP
+/// stacks never log below `warn`, because at trace level they can print
+/// request and response bodies: KMS `GenerateDataKey` responses include a
+/// plaintext data key, and the Lambda runtime prints every raw event ("raw
+/// JSON event received from Lambda"), PANs included. `tests/trace_logging.rs`
+/// in this crate runs a function binary at TRACE and checks its output for a
+/// PAN. (Audit events are not filtered here at all: see [`AuditLayer`].)
 const FIXED_DIRECTIVES: &[&str] = &[
-    "audit=info",
     "lambda_runtime=warn",
     "lambda_runtime_api_client=warn",
     "lambda_http=warn",
@@ -50,11 +75,91 @@ impl LogFormat {
     }
 }
 
-/// A dispatcher writing to `writer` at `level` (e.g. `info`, `DEBUG`).
+/// The `"level"` an audit line carries: `INFO`, or the platform's
+/// application log level when that is higher, so the platform keeps it.
+pub fn audit_level(level: &str) -> &'static str {
+    match level.trim().to_ascii_uppercase().as_str() {
+        "WARN" | "WARNING" => "WARN",
+        "ERROR" => "ERROR",
+        "FATAL" => "FATAL",
+        // TRACE, DEBUG, INFO, or a RUST_LOG directive list, which the
+        // platform never sets: the platform keeps INFO.
+        _ => "INFO",
+    }
+}
+
+/// Writes each `audit` event as one JSON line, whatever the log level or
+/// format: `timestamp`, `level` (see [`audit_level`]), `target` and the
+/// event's fields, flat.
+pub struct AuditLayer<W> {
+    writer: W,
+    level: &'static str,
+}
+
+impl<W> AuditLayer<W> {
+    /// A layer writing to `writer` with `"level": level`.
+    pub fn new(writer: W, level: &'static str) -> AuditLayer<W> {
+        AuditLayer { writer, level }
+    }
+}
+
+/// Collects an event's fields as JSON values.
+struct Fields(Map<String, Value>);
+
+impl Visit for Fields {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.0.insert(field.name().into(), value.into());
+    }
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.0.insert(field.name().into(), value.into());
+    }
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.0.insert(field.name().into(), value.into());
+    }
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.0.insert(field.name().into(), value.into());
+    }
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        // `%value` fields arrive here through their Display.
+        self.0
+            .insert(field.name().into(), format!("{value:?}").into());
+    }
+}
+
+impl<S, W> Layer<S> for AuditLayer<W>
+where
+    S: Subscriber,
+    W: for<'w> MakeWriter<'w> + 'static,
+{
+    fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
+        let mut fields = Fields(Map::new());
+        fields.0.insert(
+            "timestamp".into(),
+            OffsetDateTime::now_utc()
+                .format(&Rfc3339)
+                .unwrap_or_default()
+                .into(),
+        );
+        fields.0.insert("level".into(), self.level.into());
+        fields
+            .0
+            .insert("target".into(), event.metadata().target().into());
+        event.record(&mut fields);
+        let mut line = Value::Object(fields.0).to_string();
+        line.push('\n');
+        // Nowhere to report a failed write to stdout; the platform owns it.
+        let _ = self.writer.make_writer().write_all(line.as_bytes());
+    }
+}
+
+/// A dispatcher writing to `writer`: other logs at `level` (e.g. `info`,
+/// `DEBUG`, or `RUST_LOG` directives) in `format`, audit events always.
 pub fn dispatch<W>(writer: W, format: LogFormat, level: &str) -> Dispatch
 where
-    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+    W: for<'w> MakeWriter<'w> + Clone + Send + Sync + 'static,
 {
+    let audit = AuditLayer::new(writer.clone(), audit_level(level))
+        .with_filter(filter_fn(|m| m.target() == AUDIT_TARGET));
     let level = match level.to_ascii_lowercase().as_str() {
         // Lambda's FATAL has no tracing equivalent; ERROR is the closest.
         "fatal" => "error".to_owned(),
@@ -66,21 +171,25 @@ where
             filter = filter.add_directive(directive);
         }
     }
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    // The audit layer prints audit events; this one never does.
+    let others = filter.and(filter_fn(|m| m.target() != AUDIT_TARGET));
+    let registry = tracing_subscriber::registry().with(audit);
+    let layer = tracing_subscriber::fmt::layer()
         .with_writer(writer)
         .with_ansi(false)
         .with_target(true);
     match format {
         LogFormat::Json => Dispatch::new(
-            builder
-                .json()
-                .flatten_event(true)
-                .with_current_span(false)
-                .with_span_list(false)
-                .finish(),
+            registry.with(
+                layer
+                    .json()
+                    .flatten_event(true)
+                    .with_current_span(false)
+                    .with_span_list(false)
+                    .with_filter(others),
+            ),
         ),
-        LogFormat::Text => Dispatch::new(builder.finish()),
+        LogFormat::Text => Dispatch::new(registry.with(layer.with_filter(others))),
     }
 }
 

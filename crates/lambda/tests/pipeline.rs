@@ -2,155 +2,18 @@
 //! routing, authorization, bodies, batches (order kept, per-item errors),
 //! denial, audit-relevant status codes and metrics lines.
 
-use std::sync::{Arc, Mutex};
+mod support;
+
+use std::sync::Arc;
 
 use serde_json::{Value, json};
+use support::*;
 use tessera_core::memory::{MemoryKeyRing, MemoryVault};
 use tessera_core::*;
 use tessera_lambda::auth::{AllowList, ApiOrigin};
 use tessera_lambda::envelope::Access;
 use tessera_lambda::scopes::Scopes;
-use tessera_lambda::{Admin, App, Detokenize, Function, Tokenize};
-
-const ACCOUNT: &str = "111122223333";
-const TOKENIZER: &str = "payments-tokenizer";
-const DETOKENIZER: &str = "settlement-detokenizer";
-const ADMIN: &str = "tessera-admin";
-const DESCRIBER: &str = "support-describer";
-/// The function ARN Lambda would set for an invocation in `ACCOUNT`.
-const FUNCTION_ARN: &str = "arn:aws:lambda:us-east-1:111122223333:function:tessera";
-const VISA: &str = "4111111111111111";
-const MASTERCARD: &str = "5555555555554444";
-
-fn role(name: &str) -> String {
-    format!("arn:aws:iam::{ACCOUNT}:role/{name}")
-}
-
-/// Three functions over one memory vault and key ring, with a shared metrics capture.
-struct Stack {
-    tokenize: App<Tokenize>,
-    detokenize: App<Detokenize>,
-    admin: App<Admin>,
-    metrics: Arc<Mutex<Vec<String>>>,
-}
-
-fn stack() -> Stack {
-    let vault = Arc::new(MemoryVault::new());
-    let keyring = Arc::new(MemoryKeyRing::new("pipeline"));
-    let ports = Ports {
-        clock: Arc::new(SystemClock),
-        rng: Arc::new(ThreadRandom),
-        vault_id: "pipeline".into(),
-    };
-    let key = FingerprintKey::new(&[5; 32], "v1").expect("key");
-    let metrics = Arc::new(Mutex::new(Vec::new()));
-    let sink = {
-        let metrics = metrics.clone();
-        Arc::new(move |line: String| metrics.lock().expect("metrics").push(line))
-    };
-    let access = |lists: Vec<(&'static str, &str)>| Access {
-        origin: ApiOrigin::parse("api", "$default").expect("origin"),
-        lists: lists
-            .into_iter()
-            .map(|(var, name)| (var, AllowList::parse(&role(name)).expect("allow-list")))
-            .collect(),
-        dev_principal: None,
-    };
-    Stack {
-        tokenize: App::new(
-            Tokenize::new(
-                Tokenizer::new(
-                    ports.clone(),
-                    vault.clone(),
-                    keyring.clone(),
-                    Fingerprinter::new(&key),
-                    CacheLimits::default(),
-                ),
-                Scopes::default(),
-            ),
-            access(vec![
-                ("TESSERA_TOKENIZE_ROLES", TOKENIZER),
-                ("TESSERA_DESCRIBE_ROLES", DESCRIBER),
-            ]),
-            sink.clone(),
-        ),
-        detokenize: App::new(
-            Detokenize::new(Detokenizer::new(
-                ports,
-                vault.clone(),
-                keyring,
-                CacheLimits::default(),
-            )),
-            access(vec![("TESSERA_DETOKENIZE_ROLES", DETOKENIZER)]),
-            sink.clone(),
-        ),
-        admin: App::new(
-            Admin::new(Eraser::new(vault)),
-            access(vec![("TESSERA_ADMIN_ROLES", ADMIN)]),
-            sink,
-        ),
-        metrics,
-    }
-}
-
-/// An HTTP API (v2) event signed by `caller`.
-fn event(caller: &str, method: &str, path: &str, body: &Value) -> Value {
-    json!({
-        "version": "2.0",
-        "routeKey": "$default",
-        "rawPath": path,
-        "rawQueryString": "",
-        "headers": { "content-type": "application/json" },
-        "requestContext": {
-            "accountId": ACCOUNT,
-            "apiId": "api",
-            "authorizer": { "iam": { "userArn": format!("arn:aws:sts::{ACCOUNT}:assumed-role/{caller}/session") } },
-            "domainName": "example.com",
-            "http": { "method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "t" },
-            "requestId": "r",
-            "routeKey": "$default",
-            "stage": "$default",
-            "time": "23/Nov/2026:12:00:00 +0000",
-            "timeEpoch": 0
-        },
-        "body": if body.is_null() { Value::Null } else { Value::String(body.to_string()) },
-        "isBase64Encoded": false
-    })
-}
-
-async fn call<F: Function>(
-    app: &App<F>,
-    caller: &str,
-    method: &str,
-    path: &str,
-    body: Value,
-) -> (u64, Value) {
-    let mut context = lambda_http::Context::default();
-    context.invoked_function_arn = FUNCTION_ARN.into();
-    let response = app
-        .handle_event(event(caller, method, path, &body), context)
-        .await
-        .expect("an HTTP event");
-    let status = response["statusCode"].as_u64().expect("status");
-    let body = response["body"]
-        .as_str()
-        .map(|b| serde_json::from_str(b).expect("JSON body"))
-        .unwrap_or(Value::Null);
-    (status, body)
-}
-
-async fn tokenize(s: &Stack, pan: &str) -> String {
-    let (status, body) = call(
-        &s.tokenize,
-        TOKENIZER,
-        "POST",
-        "/v1/tokens",
-        json!({ "pan": pan }),
-    )
-    .await;
-    assert!(status == 201 || status == 200, "{status} {body}");
-    body["token"].as_str().expect("token").to_owned()
-}
+use tessera_lambda::{App, Tokenize};
 
 #[tokio::test]
 async fn detokenize_returns_the_pan_to_a_listed_role_only() {

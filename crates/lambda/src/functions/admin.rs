@@ -68,10 +68,17 @@ impl Function for Admin {
     ) -> Result<Reply, Problem> {
         match route {
             Route::Delete(segment) => {
-                let token = parse_token(&segment)?;
+                let token = facts.parsed_token(parse_token(&segment))?;
                 self.eraser.delete(&token).await.map_err(fail)?;
-                facts.token(&token);
                 Ok(Reply::empty(StatusCode::NO_CONTENT))
+            }
+        }
+    }
+
+    fn note(&self, route: &Route, _request: &Request, facts: &mut Facts) {
+        match route {
+            Route::Delete(segment) => {
+                let _ = facts.parsed_token(parse_token(segment));
             }
         }
     }

@@ -122,6 +122,13 @@ impl Function for Detokenize {
         }
     }
 
+    fn note(&self, route: &Route, request: &Request, facts: &mut Facts) {
+        let _ = match route {
+            Route::Detokenize => Detokenize::parse_one(request, facts).map(drop),
+            Route::Batch => Detokenize::parse_batch(request, facts).map(drop),
+        };
+    }
+
     fn key_stats(&self) -> KeyStats {
         self.detokenizer.key_stats()
     }
@@ -144,22 +151,40 @@ impl Function for Detokenize {
 }
 
 impl Detokenize {
-    async fn detokenize(&self, request: &Request, facts: &mut Facts) -> Result<Reply, Problem> {
+    /// Parses a detokenize body, noting its token and reason as each parses.
+    /// A bad reason is reported before a bad token.
+    fn parse_one(request: &Request, facts: &mut Facts) -> Result<(String, Token), Problem> {
         let body = extract::json::<DetokenizeBody>(request)?;
-        let reason = parse_reason(body.reason.as_deref())?;
-        let token = parse_token(&body.token)?;
+        let reason = facts.parsed_reason(parse_reason(body.reason.as_deref()));
+        let token = facts.parsed_token(parse_token(&body.token));
+        Ok((reason?, token?))
+    }
+
+    /// Parses a batch body, noting its size, reason and each token that parses.
+    fn parse_batch(
+        request: &Request,
+        facts: &mut Facts,
+    ) -> Result<(String, Vec<Result<Token, Problem>>), Problem> {
+        let body = extract::json::<DetokenizeBatchBody>(request)?;
+        facts.items = body.tokens.len();
+        let reason = facts.parsed_reason(parse_reason(body.reason.as_deref()))?;
+        check_batch_size(body.tokens.len())?;
+        let parsed = body
+            .tokens
+            .iter()
+            .map(|t| facts.parsed_token(parse_token(t)))
+            .collect();
+        Ok((reason, parsed))
+    }
+
+    async fn detokenize(&self, request: &Request, facts: &mut Facts) -> Result<Reply, Problem> {
+        let (_, token) = Detokenize::parse_one(request, facts)?;
         let out = self.detokenizer.detokenize(&token).await.map_err(fail)?;
-        facts.token(&token);
-        facts.reason = reason;
         Ok(Reply::json(StatusCode::OK, &DetokenizedView::new(&out)))
     }
 
     async fn batch(&self, request: &Request, facts: &mut Facts) -> Result<Reply, Problem> {
-        let body = extract::json::<DetokenizeBatchBody>(request)?;
-        let reason = parse_reason(body.reason.as_deref())?;
-        check_batch_size(body.tokens.len())?;
-        let parsed: Vec<Result<Token, Problem>> =
-            body.tokens.iter().map(|t| parse_token(t)).collect();
+        let (_, parsed) = Detokenize::parse_batch(request, facts)?;
         let detokenizer = &self.detokenizer;
         let outcomes = run_batch(&parsed, |valid| async move {
             detokenizer.detokenize_batch(&valid).await
@@ -168,24 +193,18 @@ impl Detokenize {
         let results: Vec<Value> = parsed
             .iter()
             .zip(&outcomes)
-            .map(|(token, outcome)| {
-                if let Ok(token) = token {
-                    facts.token(token);
+            .map(|(token, outcome)| match (token, outcome) {
+                (_, Ok(out)) => with_status(200, &DetokenizedView::new(out)),
+                // A token that parsed is echoed; one that did not may be a PAN.
+                (Ok(token), Err(problem)) => {
+                    let mut v = item_error(problem);
+                    v["token"] = Value::String(token.as_str().to_owned());
+                    v
                 }
-                match (token, outcome) {
-                    (_, Ok(out)) => with_status(200, &DetokenizedView::new(out)),
-                    // A token that parsed is echoed; one that did not may be a PAN.
-                    (Ok(token), Err(problem)) => {
-                        let mut v = item_error(problem);
-                        v["token"] = Value::String(token.as_str().to_owned());
-                        v
-                    }
-                    (Err(_), Err(problem)) => item_error(problem),
-                }
+                (Err(_), Err(problem)) => item_error(problem),
             })
             .collect();
-        facts.reason = reason;
-        Ok(batch_reply(results, facts))
+        Ok(batch_reply(results))
     }
 }
 

@@ -56,6 +56,14 @@ pub trait Function: Send + Sync + Sized + 'static {
         facts: &mut Facts,
     ) -> impl Future<Output = Result<Reply, Problem>> + Send;
 
+    /// Notes in `facts` what a request that will not run (it was refused
+    /// before its handler) names: its token(s) and reason, as the handler
+    /// would have noted them. An attempt is audited like a call (PCI DSS
+    /// 10.2). Parses, never acts; a body that does not parse notes nothing.
+    fn note(&self, route: &Self::Route, request: &Request, facts: &mut Facts) {
+        let _ = (route, request, facts);
+    }
+
     /// Data-key cache counters (KMS calls and cache hits).
     fn key_stats(&self) -> KeyStats;
 
@@ -109,6 +117,24 @@ impl Facts {
     /// Notes a token involved in the request.
     pub fn token(&mut self, token: &Token) {
         self.token_hints.push(token.hint().to_owned());
+    }
+
+    /// Notes a token as soon as it parses, whatever happens next; passes the
+    /// parse result on.
+    pub fn parsed_token(&mut self, parsed: Result<Token, Problem>) -> Result<Token, Problem> {
+        if let Ok(token) = &parsed {
+            self.token(token);
+        }
+        parsed
+    }
+
+    /// Notes a detokenize reason as soon as it passes its checks; passes the
+    /// result on.
+    pub fn parsed_reason(&mut self, parsed: Result<String, Problem>) -> Result<String, Problem> {
+        if let Ok(reason) = &parsed {
+            self.reason.clone_from(reason);
+        }
+        parsed
     }
 }
 
@@ -164,8 +190,7 @@ where
 }
 
 /// A batch response: `{"results": [...]}`, each item with its own status.
-pub fn batch_reply(results: Vec<Value>, facts: &mut Facts) -> Reply {
-    facts.items = results.len();
+pub fn batch_reply(results: Vec<Value>) -> Reply {
     Reply::json(StatusCode::OK, &json!({ "results": results }))
 }
 

@@ -229,6 +229,13 @@ impl Function for Tokenize {
         }
     }
 
+    fn note(&self, route: &Route, _request: &Request, facts: &mut Facts) {
+        // Tokenize bodies name cards, not tokens: only describe names one.
+        if let Route::Describe(segment) = route {
+            let _ = facts.parsed_token(parse_token(segment));
+        }
+    }
+
     fn key_stats(&self) -> KeyStats {
         self.tokenizer.key_stats()
     }
@@ -292,6 +299,7 @@ impl Tokenize {
         facts: &mut Facts,
     ) -> Result<Reply, Problem> {
         let batch = extract::json::<TokenizeBatchBody>(request)?;
+        facts.items = batch.items.len();
         check_batch_size(batch.items.len())?;
         let parsed: Vec<Result<_, Problem>> = batch
             .items
@@ -314,7 +322,7 @@ impl Tokenize {
                 Err(problem) => item_error(problem),
             })
             .collect();
-        Ok(batch_reply(results, facts))
+        Ok(batch_reply(results))
     }
 
     async fn lookup(
@@ -336,9 +344,8 @@ impl Tokenize {
     }
 
     async fn describe(&self, segment: &str, facts: &mut Facts) -> Result<Reply, Problem> {
-        let token = parse_token(segment)?;
+        let token = facts.parsed_token(parse_token(segment))?;
         let described = self.tokenizer.describe(&token).await.map_err(fail)?;
-        facts.token(&token);
         Ok(Reply::json(
             StatusCode::OK,
             &TokenView::described(&token, &described),
