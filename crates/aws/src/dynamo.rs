@@ -99,6 +99,13 @@ fn n(value: impl ToString) -> AttributeValue {
     AttributeValue::N(value.to_string())
 }
 
+/// Where a record may be written (see [`DynamoVault::record_put`]).
+const RECORD_CONDITION: &str = "attribute_not_exists(pk) OR #ct = :ct";
+
+fn ciphertext(r: &VaultRecord) -> AttributeValue {
+    AttributeValue::B(Blob::new(r.ciphertext.clone()))
+}
+
 fn record_pk(token: &Token) -> AttributeValue {
     s(format!("t#{}", token.as_str()))
 }
@@ -107,10 +114,7 @@ fn record_item(r: &VaultRecord) -> Item {
     let f = &r.facts;
     let mut item = Item::from([
         (attr::PK.into(), record_pk(&r.token)),
-        (
-            attr::CIPHERTEXT.into(),
-            AttributeValue::B(Blob::new(r.ciphertext.clone())),
-        ),
+        (attr::CIPHERTEXT.into(), ciphertext(r)),
         (
             attr::DATA_KEY.into(),
             AttributeValue::B(Blob::new(r.wrapped_key.as_bytes())),
@@ -320,11 +324,19 @@ impl DynamoVault {
         Ok(out.item)
     }
 
-    fn put(&self, item: Item, condition: &str) -> Result<Put, VaultError> {
+    /// A record's put: only where its token is free, or already holds this
+    /// very record. The ciphertext carries a fresh random nonce, so an equal
+    /// one is our own earlier attempt: the SDK's retry of a write that was
+    /// applied but whose reply was lost (a 500 or a timeout) then succeeds,
+    /// where it would otherwise look like a token collision and leave a
+    /// record no caller was told about.
+    fn record_put(&self, record: &VaultRecord) -> Result<Put, VaultError> {
         Put::builder()
             .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression(condition)
+            .set_item(Some(record_item(record)))
+            .condition_expression(RECORD_CONDITION)
+            .expression_attribute_names("#ct", attr::CIPHERTEXT)
+            .expression_attribute_values(":ct", ciphertext(record))
             .build()
             .map_err(|e| VaultError::Other(e.to_string()))
     }
@@ -346,14 +358,18 @@ impl IssuingVault for DynamoVault {
         index: &IndexEntry,
         now: i64,
     ) -> Result<(), CreateError> {
-        let record_put = self.put(record_item(record), "attribute_not_exists(pk)")?;
-        // An expired index item may be replaced: dedup never returns an expired token.
+        let record_put = self.record_put(record)?;
+        // An expired index item may be replaced: dedup never returns an
+        // expired token. One already naming this token is our own retry (the
+        // record's condition proves it: both hold, or the transaction fails).
         let index_put = Put::builder()
             .table_name(&self.table)
             .set_item(Some(index_item(index)))
-            .condition_expression("attribute_not_exists(pk) OR #exp <= :now")
+            .condition_expression("attribute_not_exists(pk) OR #exp <= :now OR #tok = :tok")
             .expression_attribute_names("#exp", attr::EXPIRES)
+            .expression_attribute_names("#tok", attr::TOKEN)
             .expression_attribute_values(":now", n(now))
+            .expression_attribute_values(":tok", s(index.token.as_str()))
             .build()
             .map_err(|e| VaultError::Other(e.to_string()))?;
         let result = self
@@ -379,7 +395,9 @@ impl IssuingVault for DynamoVault {
             .put_item()
             .table_name(&self.table)
             .set_item(Some(record_item(record)))
-            .condition_expression("attribute_not_exists(pk)")
+            .condition_expression(RECORD_CONDITION)
+            .expression_attribute_names("#ct", attr::CIPHERTEXT)
+            .expression_attribute_values(":ct", ciphertext(record))
             .send()
             .await;
         match result {

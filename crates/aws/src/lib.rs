@@ -4,11 +4,14 @@
 //! - [`KmsKeyRing`]: data keys from a KMS customer-managed key, bound to an encryption context.
 //! - [`secrets::load_fingerprint_key`]: the HMAC key from Secrets Manager, once per cold start.
 //! - [`config`]: settings from the environment; [`sdk`]: SDK clients with call counting.
+//! - `faults` (feature `fault-injection`, tests only): an interceptor that injects AWS failures.
 //! - [`provision`]: creates the table, key and secret as the SAM template does (dev and tests).
 
 pub mod config;
 mod dynamo;
 mod error;
+#[cfg(feature = "fault-injection")]
+pub mod faults;
 mod kms;
 pub mod provision;
 pub mod sdk;

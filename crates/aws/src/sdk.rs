@@ -7,8 +7,8 @@ use std::time::Duration;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
 use aws_smithy_runtime_api::box_error::BoxError;
-use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::interceptors::context::BeforeSerializationInterceptorContextRef;
+use aws_smithy_runtime_api::client::interceptors::{Intercept, SharedInterceptor};
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
@@ -138,23 +138,31 @@ pub struct AwsClients {
 impl AwsClients {
     /// Builds the clients from an SDK configuration.
     pub fn new(sdk: &SdkConfig) -> AwsClients {
+        AwsClients::build(sdk, None)
+    }
+
+    /// Builds the clients with one more interceptor on each (the tests' fault
+    /// injector); it runs after the call counter.
+    pub fn with_interceptor(sdk: &SdkConfig, extra: impl Intercept + 'static) -> AwsClients {
+        AwsClients::build(sdk, Some(SharedInterceptor::new(extra)))
+    }
+
+    fn build(sdk: &SdkConfig, extra: Option<SharedInterceptor>) -> AwsClients {
         let counter = CallCounter::default();
+        let mut dynamodb =
+            aws_sdk_dynamodb::config::Builder::from(sdk).interceptor(counter.clone());
+        let mut kms = aws_sdk_kms::config::Builder::from(sdk).interceptor(counter.clone());
+        let mut secrets =
+            aws_sdk_secretsmanager::config::Builder::from(sdk).interceptor(counter.clone());
+        if let Some(extra) = extra {
+            dynamodb.push_interceptor(extra.clone());
+            kms.push_interceptor(extra.clone());
+            secrets.push_interceptor(extra);
+        }
         AwsClients {
-            dynamodb: aws_sdk_dynamodb::Client::from_conf(
-                aws_sdk_dynamodb::config::Builder::from(sdk)
-                    .interceptor(counter.clone())
-                    .build(),
-            ),
-            kms: aws_sdk_kms::Client::from_conf(
-                aws_sdk_kms::config::Builder::from(sdk)
-                    .interceptor(counter.clone())
-                    .build(),
-            ),
-            secrets: aws_sdk_secretsmanager::Client::from_conf(
-                aws_sdk_secretsmanager::config::Builder::from(sdk)
-                    .interceptor(counter.clone())
-                    .build(),
-            ),
+            dynamodb: aws_sdk_dynamodb::Client::from_conf(dynamodb.build()),
+            kms: aws_sdk_kms::Client::from_conf(kms.build()),
+            secrets: aws_sdk_secretsmanager::Client::from_conf(secrets.build()),
             counter,
         }
     }

@@ -162,16 +162,14 @@ pub struct Ports {
     pub vault_id: String,
 }
 
-/// Whether an existing token may answer `request`: it must not outlive the
-/// expiry asked for (an earlier one is fine, and the response says when), and
-/// the request must not carry metadata that the existing token would drop.
-fn hit_honours(hit: &Tokenized, request: &TokenizeRequest, wanted: Option<i64>) -> bool {
-    let within = match (hit.facts.expires_at, wanted) {
+/// Whether an existing token ends no later than the expiry asked for (an
+/// earlier one is fine, and the response says when).
+fn hit_within(hit: &Tokenized, wanted: Option<i64>) -> bool {
+    match (hit.facts.expires_at, wanted) {
         (_, None) => true,
         (Some(existing), Some(wanted)) => existing <= wanted,
         (None, Some(_)) => false,
-    };
-    within && request.metadata.is_empty()
+    }
 }
 
 fn check_format(request: &TokenizeRequest) -> Result<(), Error> {
@@ -244,7 +242,7 @@ impl Tokenizer {
             if let Some(key) = &index_key
                 && let Some(hit) = self.live_index(key, &request.pan, now).await?
             {
-                return if hit_honours(&hit, request, expires_at) {
+                return if self.hit_honours(&hit, request, expires_at).await? {
                     Ok(hit)
                 } else {
                     Err(Error::DedupConflict)
@@ -358,6 +356,30 @@ impl Tokenizer {
     /// Data-key cache counters.
     pub fn key_stats(&self) -> KeyStats {
         self.keys.stats()
+    }
+
+    /// Whether an existing token may answer `request`: it must not outlive
+    /// the expiry asked for, and must not drop metadata the request carries.
+    /// A token that already holds exactly that metadata drops nothing: that
+    /// is the caller's retry of a write whose reply was lost (a 503 after
+    /// the write was applied), which must get the token, not a conflict.
+    async fn hit_honours(
+        &self,
+        hit: &Tokenized,
+        request: &TokenizeRequest,
+        wanted: Option<i64>,
+    ) -> Result<bool, Error> {
+        if !hit_within(hit, wanted) {
+            return Ok(false);
+        }
+        if request.metadata.is_empty() {
+            return Ok(true);
+        }
+        Ok(self
+            .vault
+            .describe(&hit.token)
+            .await?
+            .is_some_and(|d| d.metadata == request.metadata))
     }
 
     fn index_key(&self, scope: &DedupScope, pan: &Pan, format: TokenFormat) -> IndexKey {

@@ -691,6 +691,26 @@ fn a_dedup_hit_never_outlives_the_requested_expiry_or_drops_metadata() {
         .block_on(f.tokenizer.tokenize(&TokenizeRequest::new(p.clone())))
         .expect("again");
     assert_eq!(again.token, forever.token);
+    // A token that already holds the request's metadata drops nothing: the
+    // retry of a call whose reply was lost gets its token, not a conflict.
+    let mut first_tag = TokenizeRequest::new(pan("6011111111111117"));
+    first_tag.metadata =
+        Metadata::new([("order".to_owned(), "B-7".to_owned())].into()).expect("metadata");
+    let tagged_token = rt.block_on(f.tokenizer.tokenize(&first_tag)).expect("b");
+    let retried = rt
+        .block_on(f.tokenizer.tokenize(&first_tag))
+        .expect("retry");
+    assert_eq!(
+        (retried.token, retried.created),
+        (tagged_token.token, false)
+    );
+    let mut other_tag = first_tag.clone();
+    other_tag.metadata =
+        Metadata::new([("order".to_owned(), "B-8".to_owned())].into()).expect("metadata");
+    assert_eq!(
+        rt.block_on(f.tokenizer.tokenize(&other_tag)).err(),
+        Some(Error::DedupConflict)
+    );
     // A token that expires before the requested expiry is returned, and says when.
     let q = pan("5555555555554444");
     let short = TokenizeRequest {

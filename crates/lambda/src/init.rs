@@ -111,6 +111,17 @@ pub async fn build_app<F: Function>(
     sdk: &SdkConfig,
     metrics: MetricsSink,
 ) -> Result<App<F>, InitError> {
+    build_app_on::<F>(env, sdk, AwsClients::new(sdk), metrics).await
+}
+
+/// [`build_app`] on clients built by the caller from `sdk` (the fault
+/// injection tests add an interceptor to them).
+pub async fn build_app_on<F: Function>(
+    env: EnvReader<'_>,
+    sdk: &SdkConfig,
+    clients: AwsClients,
+    metrics: MetricsSink,
+) -> Result<App<F>, InitError> {
     let mut env = env;
     let table = env.required(TABLE);
     let mut lists = Vec::new();
@@ -139,7 +150,7 @@ pub async fn build_app<F: Function>(
     let dev_principal = check_dev_principal(dev_principal, sdk)?;
 
     let cold = ColdStart {
-        clients: AwsClients::new(sdk),
+        clients,
         table,
         vault_id,
     };

@@ -27,4 +27,4 @@ pub mod views;
 
 pub use envelope::{App, Serve};
 pub use functions::{Admin, Detokenize, Function, Tokenize};
-pub use init::{build_app, run};
+pub use init::{build_app, build_app_on, run};

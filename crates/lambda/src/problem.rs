@@ -163,7 +163,7 @@ impl Problem {
 
 impl From<tessera_core::Error> for Problem {
     fn from(e: tessera_core::Error) -> Problem {
-        use tessera_core::Error as E;
+        use tessera_core::{Error as E, KeyError};
         match e {
             E::NotFound => Problem::new(Kind::TokenNotFound, "no live token by that name"),
             E::Expiry(e) => Problem::new(Kind::InvalidExpiry, e.to_string()),
@@ -175,6 +175,12 @@ impl From<tessera_core::Error> for Problem {
             // serves (tessera-bootstrap seeds fixtures through the SDK): if
             // one ever reached a handler it would be our bug, hence Internal.
             ref e if e.is_retryable() => Problem::new(Kind::Unavailable, "retry with backoff"),
+            // A disabled, pending-deletion or missing KMS key is an outage of
+            // ours, not the caller's fault, and ends when an operator restores
+            // the key: 503 (still counted as an error, so the alarm fires).
+            E::Keys(KeyError::KeyUnusable(_)) => {
+                Problem::new(Kind::Unavailable, "retry with backoff")
+            }
             // Integrity, access-denied and unexpected store or key errors: the
             // detail stays generic; the cause is in the log and the audit event.
             _ => Problem::new(Kind::Internal, "see the correlation id in the service logs"),
