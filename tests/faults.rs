@@ -420,12 +420,12 @@ async fn a_dependency_failing_at_cold_start_fails_the_start_naming_it() {
         (
             "DescribeKey",
             Fault::kms_key_disabled(),
-            "KMS key check failed",
+            "KMS key arn:aws:kms:",
         ),
         (
             "DescribeTable",
             Fault::dynamodb_throttled(),
-            "vault table check failed",
+            "vault table tessera-test-",
         ),
     ];
     for (operation, fault, names) in cases {

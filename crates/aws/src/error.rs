@@ -143,4 +143,62 @@ mod tests {
             VaultError::Other(_)
         ));
     }
+
+    /// Card numbers of several brands, each as written plain, spaced and hyphenated.
+    fn card_texts() -> Vec<String> {
+        tessera_testkit::TEST_PANS
+            .iter()
+            .flat_map(|p| {
+                let d = p.digits;
+                let grouped = |sep: &str| {
+                    d.as_bytes()
+                        .chunks(4)
+                        .map(|c| String::from_utf8_lossy(c).into_owned())
+                        .collect::<Vec<_>>()
+                        .join(sep)
+                };
+                [d.to_owned(), grouped(" "), grouped("-")]
+            })
+            .collect()
+    }
+
+    #[test]
+    fn no_mapped_error_carries_what_the_service_said() {
+        // A DynamoDB ValidationException quotes the offending value; KMS and
+        // Secrets Manager messages are free text. None of it may reach an
+        // error we log or map, in any variant.
+        let codes = [
+            ("ValidationException", 400),
+            ("AccessDeniedException", 400),
+            ("ResourceNotFoundException", 400),
+            ("ThrottlingException", 400),
+            ("InternalFailure", 500),
+            ("DisabledException", 400),
+            ("InvalidCiphertextException", 400),
+            ("SomethingNew", 400),
+        ];
+        for card in card_texts() {
+            let said = format!("One or more parameter values were invalid: {card}");
+            let mut errors: Vec<SdkError<DecryptError, Response>> = codes
+                .iter()
+                .map(|(code, status)| {
+                    let err = DecryptError::generic(
+                        ErrorMetadata::builder().code(*code).message(&said).build(),
+                    );
+                    let raw =
+                        Response::new((*status).try_into().expect("status"), SdkBody::empty());
+                    SdkError::service_error(err, raw)
+                })
+                .collect();
+            errors.push(SdkError::timeout_error(said.clone()));
+            errors.push(SdkError::construction_failure(said.clone()));
+            for err in &errors {
+                let (v, k) = (vault_error(err), key_error(err));
+                tessera_testkit::assert_no_card_numbers(
+                    "a mapped SDK error",
+                    &format!("{v} {v:?} {k} {k:?} {:?}", classify(err)),
+                );
+            }
+        }
+    }
 }

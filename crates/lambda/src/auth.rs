@@ -109,12 +109,20 @@ pub struct AllowList {
 }
 
 impl AllowList {
-    /// Parses a comma-separated list of role or user ARNs; names the first bad entry.
+    /// Parses a comma-separated list of role or user ARNs; names the first
+    /// bad entry (by position only if it holds a card number: the error is
+    /// logged at cold start).
     pub fn parse(text: &str) -> Result<AllowList, String> {
         let mut principals = Vec::new();
-        for entry in text.split(',').map(str::trim).filter(|e| !e.is_empty()) {
-            let p = Principal::parse(entry)
-                .ok_or_else(|| format!("`{entry}` is not an IAM role or user ARN"))?;
+        let entries = text.split(',').map(str::trim).filter(|e| !e.is_empty());
+        for (i, entry) in entries.enumerate() {
+            let p = Principal::parse(entry).ok_or_else(|| {
+                if tessera_core::contains_card_number(entry) {
+                    format!("entry {} is not an IAM role or user ARN", i + 1)
+                } else {
+                    format!("`{entry}` is not an IAM role or user ARN")
+                }
+            })?;
             principals.push(p);
         }
         principals.sort();
