@@ -179,8 +179,8 @@ fn expected_audit(event: &Value, expect: &Value, body: &Value) -> Value {
         "outcome": match status { 500.. => "server_error", 400.. => "client_error", _ => "success" },
         "problem": problem,
         "decision": if denied { "deny" } else { "allow" },
-        // An allowed caller is its role; a refused one as presented.
-        "principal": if denied { caller } else { canonical(&caller) },
+        // Every caller is recorded as its role (a session name is caller text).
+        "principal": canonical(&caller),
         "token_hint": token_hint.join(","),
         "reason": reason,
     })

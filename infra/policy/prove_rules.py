@@ -291,6 +291,20 @@ def access_log_raw_path(t):
     props(t, "Api")["AccessLogSetting"]["Format"] += ',"path":"$context.path"'
 
 
+def access_log_session_name(t):
+    props(t, "Api")["AccessLogSetting"]["Format"] += ',"caller":"$context.identity.userArn"'
+
+
+def waf_logs_everything(t):
+    del props(t, "ApiWebAclLogging")["LoggingFilter"]
+
+
+def waf_logs_correlation_id(t):
+    props(t, "ApiWebAclLogging")["RedactedFields"] = [
+        f for f in props(t, "ApiWebAclLogging")["RedactedFields"]
+        if f.get("SingleHeader", {}).get("Name") != "x-correlation-id"]
+
+
 def stage_traced(t):
     props(t, "Api")["TracingEnabled"] = True
 
@@ -384,6 +398,9 @@ CASES = [
     ("expanded/api.guard", "stage_waits_for_account_setting", api_without_account_dependency, "sam+expand"),
     ("expanded/api.guard", "permissions_scoped_to_api_route", permission_for_any_route, "expanded"),
     ("expanded/api.guard", "access_log_has_no_raw_path", access_log_raw_path, "sam+expand"),
+    ("expanded/api.guard", "access_log_has_no_session_name", access_log_session_name, "sam+expand"),
+    ("expanded/api.guard", "waf_logs_only_blocked_requests", waf_logs_everything, "sam+expand"),
+    ("expanded/api.guard", "waf_logs_redact_url", waf_logs_correlation_id, "sam+expand"),
     ("expanded/api.guard", "stage_not_traced", stage_traced, "sam+expand"),
     ("expanded/api.guard", "detokenize_has_its_own_throttle", detokenize_shares_stage_throttle, "sam+expand"),
     ("expanded/api.guard", "api_accepts_tls12_only", default_endpoint_tls10, "sam+expand"),

@@ -15,17 +15,21 @@
 //!    selectors; the general combining marks, such as a combining keycap),
 //!    a *separator* (any Unicode space, any dash, any underscore-like
 //!    connector, the dot and slash characters with their full-width and
-//!    typographic forms), or *other*. Invisible characters are dropped as if
-//!    absent. A *group* is a maximal run of digits; a *chain* is a maximal
+//!    typographic forms, and every other character that is not a letter,
+//!    a digit, `:`, `,` or `+`: bullets, ellipses, `|`, `*`, `#`, Braille
+//!    blanks...), or *other*. CJK numerals (`〇一二...九`, `零`) are digits.
+//!    Invisible characters are dropped as if absent. A *group* is a maximal run of digits; a *chain* is a maximal
 //!    sequence of groups with one or more separators (of any kind, mixed)
 //!    between each two. Any other character ends a chain.
 //! 2. **Digit run.** A group of 12 or more digits is refused, Luhn-valid or
 //!    not: no ordinary text needs one, and it could be a PAN whose check
 //!    digit was changed.
-//! 3. **Luhn window.** Any run of consecutive groups of a chain (so starting
+//! 3. **Card window.** Any run of consecutive groups of a chain (so starting
 //!    and ending on group boundaries, which tolerates other numbers before
 //!    or after it in the same chain) with 12 to 19 digits in all that passes
-//!    the Luhn check is refused.
+//!    the Luhn check, or that starts with 2 to 6 as payment cards do, is
+//!    refused: a card number with its check digit dropped or changed still
+//!    gives the card away.
 //! 4. **Exemptions**, for shapes nobody writes a card number in:
 //!    - a chain made only of dates and IPv4 addresses, one after another
 //!      (read from the left), is not checked. A *date* is three groups of
@@ -33,7 +37,8 @@
 //!      or `.` between them, a year from 1900 to 2099, a month 1 to 12 and
 //!      a day 1 to 31 (either order for 2-2-4); an *IPv4 address* is four
 //!      groups of 1 to 3 digits, each at most 255, with a single `.` between
-//!      them. So an interval such as `2026-11-01/2026-11-30` passes.
+//!      them, set apart from the next by more than one dot. So an interval
+//!      such as `2026-11-01/2026-11-30` passes, eight dotted octets do not.
 //!    - an international phone number (E.164): a run of groups that starts
 //!      a chain right after a `+`, whose first group has 1 to 3 digits (the
 //!      country code), and that has at most 15 digits in all, is not
@@ -63,7 +68,7 @@ mod chars;
 
 pub(crate) use chars::{digit_value, is_ignorable};
 
-use chars::is_separator;
+use chars::{ends_chain, is_separator};
 
 use crate::pan::{MAX_PAN_DIGITS, MIN_PAN_DIGITS, luhn_valid};
 
@@ -97,9 +102,11 @@ pub fn contains_card_number(text: &str) -> bool {
             if reader.digit(d) {
                 return true;
             }
-        } else if is_separator(c) {
+        } else if c != '+' && (is_separator(c) || !ends_chain(c)) {
             reader.separator(c);
         } else if reader.end_chain(c == '+') {
+            // `+` ends a chain (time zones: `...30.123456789+01:00`) and marks
+            // the next as a phone number's country code.
             return true;
         }
     }
@@ -207,7 +214,12 @@ fn chain_has_card_number(digits: &[u8], groups: &[Group], after_plus: bool) -> b
             if total >= MIN_PAN_DIGITS && !phone {
                 let first = groups[start].start;
                 let last = groups[end].start + groups[end].len;
-                if luhn_of_values(&digits[first..last]) {
+                // Luhn-valid, or starting like a payment card (2 to 6: the
+                // banking and card industry identifiers), so a card number
+                // with its check digit dropped or changed is refused too.
+                if luhn_of_values(&digits[first..last])
+                    || digits.get(first).is_some_and(|d| (2..=6).contains(d))
+                {
                     return true;
                 }
             }
@@ -217,13 +229,15 @@ fn chain_has_card_number(digits: &[u8], groups: &[Group], after_plus: bool) -> b
 }
 
 /// Whether a chain is wholly dates and IPv4 addresses (an interval such as
-/// `2026-11-01/2026-11-30`, or a list of addresses).
+/// `2026-11-01/2026-11-30`, a range `10.0.0.1 - 10.0.0.9`). Addresses must
+/// be set apart by something other than one dot: eight dotted octets in a
+/// row can spell a card number.
 fn only_dates_and_addresses(digits: &[u8], groups: &[Group]) -> bool {
     let mut i = 0;
     while i < groups.len() {
         if is_date(digits, groups, i) {
             i += 3;
-        } else if is_ipv4(digits, groups, i) {
+        } else if is_ipv4(digits, groups, i) && (i == 0 || groups[i].single_before != Some('.')) {
             i += 4;
         } else {
             return false;

@@ -72,7 +72,7 @@ pub use record::{
 };
 pub use scope::{DedupScope, MAX_SCOPE_CHARS, ScopeError};
 pub use secret::{DataKey, FingerprintKey, KEY_BYTES, KeyLengthError, WrappedKey};
-pub use securitycode::is_security_code_name;
+pub use securitycode::{is_security_code_name, names_a_security_code};
 pub use service::{
     Detokenized, Detokenizer, Eraser, Error, MAX_BATCH_ITEMS, MIN_FPE_PAN_DIGITS, Ports,
     TokenizeRequest, Tokenized, Tokenizer,

@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 
 use crate::cardtext::contains_card_number;
+use crate::securitycode::names_a_security_code;
 
 /// Most keys a token's metadata may hold.
 pub const MAX_METADATA_KEYS: usize = 10;
@@ -27,6 +28,9 @@ pub enum MetadataError {
         "metadata must not contain a card number, in any writing, or a run of 12 or more digits"
     )]
     LooksLikePan,
+    /// A value that names a card security code and gives one (`CVV2: 123`).
+    #[error("metadata must not hold a card security code (PCI DSS 3.3.1)")]
+    SecurityCode,
 }
 
 /// Validated caller metadata: at most 10 short string pairs, no card numbers.
@@ -48,6 +52,9 @@ impl Metadata {
             }
             if contains_card_number(key) || contains_card_number(value) {
                 return Err(MetadataError::LooksLikePan);
+            }
+            if names_a_security_code(value) {
+                return Err(MetadataError::SecurityCode);
             }
         }
         Ok(Metadata(map))

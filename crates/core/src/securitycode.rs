@@ -39,15 +39,22 @@ const SPELLED_OUT: &[&str] = &[
     "cardvalidationcode",
     "cardidentificationnumber",
     "cardcode",
+    "seccode",
+    "securitynumber",
+    "securityno",
+    "securitynum",
+    "verificationnumber",
+    "cvcode",
 ];
 /// Brand names of the code that are also common letter triples, refused only
 /// as whole words: Amex/Discover CID, CSC, CVN and UnionPay CVN2, Discover
 /// CVD, Elo CVE, the misspelling CCV, UK CV2, JCB CAV2, Amex 4DBC.
 const WHOLE_WORDS: &[&str] = &[
-    "cid", "csc", "cvn", "cvd", "cve", "ccv", "cv2", "cav2", "4dbc",
+    "cid", "csc", "cvn", "cvd", "cve", "ccv", "cv2", "cav", "cav2", "4dbc",
 ];
 
-/// Whether a field name names a card security code.
+/// Whether a field name names a card security code (look-alike letters read
+/// as the letters they imitate).
 ///
 /// ```
 /// use tessera_core::is_security_code_name;
@@ -74,6 +81,73 @@ pub fn is_security_code_name(name: &str) -> bool {
     })
 }
 
+/// Reads a letter that looks like an ASCII letter as that letter: full-width
+/// forms, circled letters, the mathematical alphanumeric styles (bold,
+/// italic, script...), and the Cyrillic and Greek letters that are drawn
+/// like Latin ones (`сvv` with a Cyrillic `с`).
+fn fold_look_alike(c: char) -> char {
+    let cp = u32::from(c);
+    let ascii = |base: u32, offset: u32| char::from_u32(base + offset).unwrap_or(c);
+    match cp {
+        0xFF01..=0xFF5E => ascii(0x21, cp - 0xFF01),
+        0x24B6..=0x24CF => ascii(u32::from('A'), cp - 0x24B6),
+        0x24D0..=0x24E9 => ascii(u32::from('a'), cp - 0x24D0),
+        // Each mathematical style is 52 letters, A-Z then a-z.
+        0x1D400..=0x1D6A3 => {
+            let i = (cp - 0x1D400) % 52;
+            if i < 26 {
+                ascii(u32::from('A'), i)
+            } else {
+                ascii(u32::from('a'), i - 26)
+            }
+        }
+        _ => match c {
+            'а' => 'a',
+            'с' | 'ϲ' => 'c',
+            'С' | 'Ϲ' => 'C',
+            'е' => 'e',
+            'і' => 'i',
+            'о' | 'ο' => 'o',
+            'р' | 'ρ' => 'p',
+            'ѕ' => 's',
+            'ν' | 'ѵ' => 'v',
+            'Ѵ' => 'V',
+            'х' => 'x',
+            'у' => 'y',
+            'ԁ' => 'd',
+            'ո' => 'n',
+            _ => c,
+        },
+    }
+}
+
+/// Whether free text names a security code and gives one: a security-code
+/// name followed, after anything but letters and digits, by 3 or 4 digits
+/// (`CVV2: 123`, `security code 1234`). A value cannot otherwise be told
+/// from any short number, but this writing gives itself away.
+pub fn names_a_security_code(text: &str) -> bool {
+    let words = words(text);
+    (0..words.len()).any(|i| {
+        let code_follows = |at: usize| {
+            words.get(at).is_some_and(|w| {
+                (3..=4).contains(&w.len()) && w.bytes().all(|b| b.is_ascii_digit())
+            })
+        };
+        // A name of one to three words, then (after a version digit) the code.
+        (1..=3).any(|n| {
+            let Some(name) = words.get(i..i + n) else {
+                return false;
+            };
+            if !is_security_code_name(&name.join("_")) {
+                return false;
+            }
+            let after = i + n;
+            code_follows(after)
+                || (words.get(after).is_some_and(|w| w == "2") && code_follows(after + 1))
+        })
+    })
+}
+
 /// The words, with each run of one-character words joined (`c_v_v` -> `cvv`).
 fn spelled_letters(words: &[String]) -> impl Iterator<Item = String> + '_ {
     words
@@ -93,11 +167,7 @@ fn words(name: &str) -> Vec<String> {
     let chars: Vec<(char, Kind)> = name
         .chars()
         .filter(|c| !is_ignorable(*c))
-        .map(|c| match c {
-            // Full-width ASCII forms read as ASCII.
-            '\u{FF01}'..='\u{FF5E}' => char::from_u32(u32::from(c) - 0xFEE0).unwrap_or(c),
-            _ => c,
-        })
+        .map(fold_look_alike)
         .map(|c| match digit_value(c) {
             Some(v) => (char::from(b'0' + v), Kind::Digit),
             None if c.is_uppercase() => (c, Kind::Upper),
@@ -260,6 +330,53 @@ mod tests {
             "circuit",
         ] {
             assert!(!is_security_code_name(name), "refused: {name}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod red_team {
+    use super::*;
+
+    #[test]
+    fn names_the_red_team_tried_are_refused() {
+        for name in [
+            "sec_code",
+            "secCode",
+            "securityNumber",
+            "security_no",
+            "verification_number",
+            "cv_code",
+            "cav",
+            "\u{441}vv",
+            "\u{1D41C}\u{1D42F}\u{1D42F}",
+            "\u{24D2}\u{24E5}\u{24E5}",
+        ] {
+            assert!(is_security_code_name(name), "{name:?}");
+        }
+        for name in [
+            "card_verification_method",
+            "incident_id",
+            "cavity",
+            "decision_code",
+        ] {
+            assert!(!is_security_code_name(name), "{name:?}");
+        }
+    }
+
+    #[test]
+    fn values_that_give_a_code_away_are_refused() {
+        for value in [
+            "CVV2: 123",
+            "cvv 123",
+            "security code 1234",
+            "CID=4567",
+            "cvc2-123",
+        ] {
+            assert!(names_a_security_code(value), "{value:?}");
+        }
+        for value in ["order 123", "cvv checked", "call 555 1234", "room 1234"] {
+            assert!(!names_a_security_code(value), "{value:?}");
         }
     }
 }

@@ -172,6 +172,20 @@ impl std::fmt::Display for Source {
     }
 }
 
+/// How a refused caller is written to the audit trail. Its session name (and,
+/// for a caller that is not on any list, its role name) is chosen by whoever
+/// assumed the role, so it can hold anything: the canonical role or user ARN
+/// is kept (the session dropped) unless it holds a card number, and an ARN
+/// that does not parse is not copied at all.
+pub fn audit_caller(presented: &str) -> String {
+    match Principal::parse(presented) {
+        // The account is 12 digits by design; only the name is caller text.
+        Some(p) if !tessera_core::contains_card_number(&p.name) => p.to_string(),
+        Some(_) => "[caller ARN withheld: its name holds a card number]".to_owned(),
+        None => "[caller is not an IAM role or user ARN]".to_owned(),
+    }
+}
+
 /// The verified caller ARN from the request context, if any.
 pub fn caller_arn(request: &Request) -> Option<String> {
     let arn = match request.request_context_ref()? {

@@ -76,23 +76,45 @@ pub fn decode(mut payload: Value) -> Result<Incoming, EventError> {
         event.insert("isBase64Encoded".into(), Value::Bool(false));
     }
 
-    let lambda_request: LambdaRequest =
-        serde_json::from_value(payload).map_err(|_| EventError::Unsupported)?;
-    let origin = match lambda_request.request_origin() {
-        RequestOrigin::ApiGatewayV1 => Origin::RestV1,
-        RequestOrigin::ApiGatewayV2 => Origin::HttpV2,
-        #[allow(unreachable_patterns)] // other origins exist under other lambda_http features
-        _ => return Err(EventError::Unsupported),
+    // lambda_http builds the request URL from `Host` and `X-Forwarded-Proto`
+    // and panics on values the URL parser rejects. Such a request is still
+    // served (and audited) with those headers, which only feed the URL, left out.
+    let (request, origin) = match convert(payload.clone()) {
+        Some(converted) => converted,
+        None => convert(without_url_headers(payload)).ok_or(EventError::Unsupported)?,
     };
-    // The conversion builds an http::Request and panics on values http rejects;
-    // treat that as an unsupported event rather than crash the runtime.
-    let request = catch_unwind(AssertUnwindSafe(|| Request::from(lambda_request)))
-        .map_err(|_| EventError::Unsupported)?;
     Ok(Incoming {
         request,
         origin,
         defect,
     })
+}
+
+/// Headers lambda_http reads only to build the request URL.
+const URL_HEADERS: &[&str] = &["host", "x-forwarded-proto", "x-forwarded-port"];
+
+fn without_url_headers(mut payload: Value) -> Value {
+    for field in ["headers", "multiValueHeaders"] {
+        if let Some(Value::Object(headers)) = payload.get_mut(field) {
+            headers.retain(|name, _| !URL_HEADERS.contains(&name.to_ascii_lowercase().as_str()));
+        }
+    }
+    payload
+}
+
+/// The HTTP request in an event, or `None` for a non-HTTP event or one the
+/// conversion cannot build (it panics on values `http` rejects: caught here
+/// rather than crash the runtime).
+fn convert(payload: Value) -> Option<(Request, Origin)> {
+    let lambda_request: LambdaRequest = serde_json::from_value(payload).ok()?;
+    let origin = match lambda_request.request_origin() {
+        RequestOrigin::ApiGatewayV1 => Origin::RestV1,
+        RequestOrigin::ApiGatewayV2 => Origin::HttpV2,
+        #[allow(unreachable_patterns)] // other origins exist under other lambda_http features
+        _ => return None,
+    };
+    let request = catch_unwind(AssertUnwindSafe(|| Request::from(lambda_request))).ok()?;
+    Some((request, origin))
 }
 
 /// Encodes a response in the shape its event's origin expects.

@@ -744,8 +744,8 @@ async fn a_failed_detokenize_is_audited_like_a_successful_one() {
         "items",
     ];
     let detokenizer = role(DETOKENIZER);
-    // A denied caller is recorded as the ARN it presented.
-    let tokenizer = format!("arn:aws:sts::{ACCOUNT}:assumed-role/{TOKENIZER}/session");
+    // A denied caller is recorded as its role: the session name is caller text.
+    let tokenizer = role(TOKENIZER);
     let cases: Vec<(&str, Value, [&str; 9])> = vec![
         (
             DETOKENIZER,

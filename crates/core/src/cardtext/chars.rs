@@ -48,6 +48,14 @@ pub(crate) fn digit_value(c: char) -> Option<u8> {
     if c.is_ascii_digit() {
         return Some(c as u8 - b'0');
     }
+    // CJK numerals are letters (Lo) to Unicode, but a card number can be
+    // written in them digit by digit.
+    if let Some(v) = CJK_NUMERALS.iter().position(|n| *n == c) {
+        return u8::try_from(v).ok();
+    }
+    if matches!(c, '零') {
+        return Some(0);
+    }
     if c.is_ascii() || !c.is_numeric() {
         return None;
     }
@@ -104,6 +112,19 @@ pub(crate) fn is_ignorable(c: char) -> bool {
     )
 }
 
+/// The CJK numerals zero to nine, each at its value's index.
+const CJK_NUMERALS: [char; 10] = ['〇', '一', '二', '三', '四', '五', '六', '七', '八', '九'];
+
+/// Whether a character, not a digit, still ends a chain of digit groups:
+/// letters and other alphanumerics, and the colon and comma that times
+/// (`10:15:30`) and lists of numbers use (`+` too, handled by the reader).
+/// Everything else that is not a digit or invisible (any punctuation or
+/// symbol: bullets, ellipses, `|`, `*`, `#`, Braille blanks...) separates
+/// groups like a space.
+pub(crate) fn ends_chain(c: char) -> bool {
+    c.is_alphanumeric() || matches!(c, ':' | ',' | '\u{FF1A}' | '\u{FF0C}' | '\u{3001}')
+}
+
 /// Characters that may stand between the digit groups of a written number:
 /// every Unicode space (White_Space), every dash (Pd, and the minus sign),
 /// every connector (Pc: underscore and its forms), and the dots and slashes
@@ -119,6 +140,8 @@ pub(crate) fn is_separator(c: char) -> bool {
             // connectors: Pc
             | '_' | '\u{203F}' | '\u{2040}' | '\u{2054}' | '\u{FE33}' | '\u{FE34}'
             | '\u{FE4D}'..='\u{FE4F}' | '\u{FF3F}'
+            // Katakana prolonged sound marks: modifier letters that read as dashes
+            | '\u{30FC}' | '\u{FF70}'
             // dots
             | '.' | '\u{B7}' | '\u{2024}' | '\u{2027}' | '\u{2219}' | '\u{22C5}' | '\u{2E31}'
             | '\u{3002}' | '\u{30FB}' | '\u{FE52}' | '\u{FF0E}' | '\u{FF61}' | '\u{FF65}'
@@ -164,6 +187,7 @@ mod tests {
             ("⁰¹²³⁴⁵⁶⁷⁸⁹", "0123456789"),
             ("₀₁₂₃₄₅₆₇₈₉", "0123456789"),
             ("⓪①②③④⑤⑥⑦⑧⑨", "0123456789"),
+            ("〇一二三四五六七八九", "0123456789"),
         ] {
             let got: String = text
                 .chars()
@@ -171,7 +195,7 @@ mod tests {
                 .collect();
             assert_eq!(got, want, "{text}");
         }
-        for c in ['a', 'Ⅻ', '½', '〇', '十', ' ', '-', '.'] {
+        for c in ['a', 'Ⅻ', '½', '十', ' ', '-', '.'] {
             assert_eq!(digit_value(c), None, "{c}");
         }
     }

@@ -11,7 +11,8 @@ use serde_json::Value;
 use tessera_aws::config::{EnvReader, FINGERPRINT_SECRET_ID, KMS_KEY_ID};
 use tessera_aws::secrets::load_fingerprint_key;
 use tessera_core::{
-    CacheLimits, DedupScope, Expiry, Fingerprinter, KeyStats, Metadata, TokenizeRequest, Tokenizer,
+    CacheLimits, DedupScope, Expiry, Fingerprinter, KeyStats, Metadata, MetadataError,
+    TokenizeRequest, Tokenizer,
 };
 use tracing::info;
 
@@ -151,8 +152,10 @@ impl TokenizeBody {
             (None, None) => Ok(Expiry::Never),
         }
         .map_err(|e| Problem::new(Kind::InvalidExpiry, e.to_string()))?;
-        let metadata = Metadata::new(self.metadata)
-            .map_err(|e| Problem::new(Kind::InvalidMetadata, e.to_string()))?;
+        let metadata = Metadata::new(self.metadata).map_err(|e| match e {
+            MetadataError::SecurityCode => Problem::new(Kind::ForbiddenField, e.to_string()),
+            _ => Problem::new(Kind::InvalidMetadata, e.to_string()),
+        })?;
         Ok(TokenizeRequest {
             pan,
             format,
