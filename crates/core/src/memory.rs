@@ -15,9 +15,7 @@ use crate::ports::{
     KeyError, OperatorVault, ReadingVault, ScanPage, ScannedItem, VaultError,
 };
 use crate::random::{OsRandom, Random};
-use crate::record::{
-    Fingerprint, IndexEntry, IndexKey, TokenDescription, VaultRecord, is_expired,
-};
+use crate::record::{Fingerprint, IndexEntry, IndexKey, TokenDescription, VaultRecord, is_expired};
 use crate::scope::DedupScope;
 use crate::secret::{DataKey, KEY_BYTES, WrappedKey};
 use crate::token::Token;

@@ -165,7 +165,10 @@ impl Reindexer {
             Err(Error::NotFound) => return Ok(Outcome::Expired),
             other => other?,
         };
-        let scope = match stored.clone().or_else(|| self.find_scope(&old, format, &opened.pan)) {
+        let scope = match stored
+            .clone()
+            .or_else(|| self.find_scope(&old, format, &opened.pan))
+        {
             Some(scope) => scope,
             None => return Ok(Outcome::UnknownScope),
         };

@@ -123,7 +123,10 @@ fn tokenize_finds_tokens_under_the_previous_key_and_writes_under_the_current() {
             .tokenize(&TokenizeRequest::new(pans()[0].clone()))
             .await
             .expect("tokenize");
-        assert_eq!((again.token.clone(), again.created), (first.token.clone(), false));
+        assert_eq!(
+            (again.token.clone(), again.created),
+            (first.token.clone(), false)
+        );
         let found = rotating
             .lookup_by_pan(&pans()[0], TokenFormat::Opaque, &DedupScope::default())
             .await
@@ -153,7 +156,10 @@ fn reindex_moves_every_record_to_the_current_key_resumably_while_serving() {
         let old = w.tokenizer(key(1, "A"), None);
         let mut issued = Vec::new();
         for pan in pans() {
-            let t = old.tokenize(&TokenizeRequest::new(pan)).await.expect("tokenize");
+            let t = old
+                .tokenize(&TokenizeRequest::new(pan))
+                .await
+                .expect("tokenize");
             issued.push(t.token);
         }
         let mut unindexed = TokenizeRequest::new(pans()[0].clone());
