@@ -122,12 +122,15 @@ fn build(
     Ok(ImportRow { request, token })
 }
 
-/// Reads an import file row by row: `(row number from 1, row or reason)`.
+/// A row by number (from 1): ready to import, or why not.
+pub type NumberedRow = (u64, Result<ImportRow, String>);
+
+/// Reads an import file row by row.
 pub fn read_rows(
     path: &Path,
     layout: InputFormat,
     scope: DedupScope,
-) -> Result<Box<dyn Iterator<Item = (u64, Result<ImportRow, String>)>>, CliError> {
+) -> Result<Box<dyn Iterator<Item = NumberedRow>>, CliError> {
     let file = File::open(path).map_err(|e| CliError::file(path, e))?;
     match layout {
         InputFormat::JsonLines => {
