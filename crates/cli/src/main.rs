@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use tessera_aws::AwsClients;
-use tessera_aws::sdk::load_sdk_config;
+use tessera_aws::sdk::load_operator_sdk_config;
 use tessera_aws::secrets::{put_new_fingerprint_key, retire_previous_key};
 use tessera_cli::checkpoint::Checkpoint;
 use tessera_cli::import::{DEFAULT_CHUNK_ROWS, ImportOptions, Importer, Reporter};
@@ -106,7 +106,7 @@ impl Reporter for BarReporter {
 }
 
 async fn run(cli: Cli) -> Result<(), CliError> {
-    let sdk = load_sdk_config().await;
+    let sdk = load_operator_sdk_config().await;
     let clients = AwsClients::new(&sdk);
     let settings = cli.settings;
     match cli.command {
