@@ -11,11 +11,13 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::primitives::Blob;
-use aws_sdk_dynamodb::types::{AttributeValue, Delete, KeysAndAttributes, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, Delete, KeysAndAttributes, Put, PutRequest, TransactWriteItem, WriteRequest,
+};
 use tessera_core::{
-    Brand, CreateError, ErasingVault, Fingerprint, IndexEntry, IndexKey, IssuingVault, Metadata,
-    ReadingVault, Token, TokenDescription, TokenFacts, TokenFormat, VaultError, VaultRecord,
-    WrappedKey,
+    Brand, CreateError, DedupScope, ErasingVault, Fingerprint, IndexEntry, IndexKey, IndexWrite,
+    IssuingVault, Metadata, OperatorVault, ReadingVault, ScanPage, ScannedItem, Token,
+    TokenDescription, TokenFacts, TokenFormat, VaultError, VaultRecord, WrappedKey,
 };
 
 use crate::error::vault_error;
@@ -39,6 +41,7 @@ mod attr {
     pub const METADATA: &str = "meta";
     pub const TOKEN: &str = "tok";
     pub const KEY_VERSION: &str = "kfv";
+    pub const SCOPE: &str = "sc";
 }
 
 /// The attributes of a record a tokenize caller may read: everything but
@@ -61,6 +64,15 @@ pub const INDEX_ATTRIBUTES: &[&str] = &[
     attr::KEY_VERSION,
     attr::CREATED,
     attr::EXPIRES,
+];
+/// The attributes of an index item the operator reads: those and its scope.
+const INDEX_ATTRIBUTES_WITH_SCOPE: &[&str] = &[
+    attr::PK,
+    attr::TOKEN,
+    attr::KEY_VERSION,
+    attr::CREATED,
+    attr::EXPIRES,
+    attr::SCOPE,
 ];
 /// The attributes the admin function reads before a delete.
 pub const DELETE_ATTRIBUTES: &[&str] = &[attr::PK, attr::FORMAT, attr::FINGERPRINT];
@@ -99,15 +111,15 @@ fn n(value: impl ToString) -> AttributeValue {
     AttributeValue::N(value.to_string())
 }
 
+fn record_pk(token: &Token) -> AttributeValue {
+    s(format!("t#{}", token.as_str()))
+}
+
 /// Where a record may be written (see [`DynamoVault::record_put`]).
 const RECORD_CONDITION: &str = "attribute_not_exists(pk) OR #ct = :ct";
 
 fn ciphertext(r: &VaultRecord) -> AttributeValue {
     AttributeValue::B(Blob::new(r.ciphertext.clone()))
-}
-
-fn record_pk(token: &Token) -> AttributeValue {
-    s(format!("t#{}", token.as_str()))
 }
 
 fn record_item(r: &VaultRecord) -> Item {
@@ -133,6 +145,9 @@ fn record_item(r: &VaultRecord) -> Item {
     if let Some(fp) = &r.fingerprint {
         item.insert(attr::FINGERPRINT.into(), s(fp.to_hex()));
     }
+    if let Some(scope) = &r.scope {
+        item.insert(attr::SCOPE.into(), s(scope.as_str()));
+    }
     if !r.metadata.is_empty() {
         let map = r
             .metadata
@@ -155,7 +170,22 @@ fn index_item(e: &IndexEntry) -> Item {
     if let Some(exp) = e.expires_at {
         item.insert(attr::EXPIRES.into(), n(exp));
     }
+    if let Some(scope) = &e.scope {
+        item.insert(attr::SCOPE.into(), s(scope.as_str()));
+    }
     item
+}
+
+/// The optional `sc` attribute; absent on items written before it existed.
+fn get_scope(item: &Item) -> Result<Option<DedupScope>, VaultError> {
+    item.get(attr::SCOPE)
+        .map(|v| {
+            v.as_s()
+                .ok()
+                .and_then(|name| DedupScope::new(name).ok())
+                .ok_or_else(|| corrupt(attr::SCOPE))
+        })
+        .transpose()
 }
 
 fn corrupt(what: &str) -> VaultError {
@@ -246,6 +276,7 @@ fn parse_record(item: &Item) -> Result<VaultRecord, VaultError> {
         facts: description.facts,
         metadata: description.metadata,
         fingerprint,
+        scope: get_scope(item)?,
     })
 }
 
@@ -256,7 +287,42 @@ fn parse_index(key: &IndexKey, item: &Item) -> Result<IndexEntry, VaultError> {
         key_version: get_s(item, attr::KEY_VERSION)?.to_owned(),
         created_at: get_n(item, attr::CREATED)?,
         expires_at: get_opt_n(item, attr::EXPIRES)?,
+        scope: get_scope(item)?,
     })
+}
+
+/// Reads one scanned item as a record, an index item or a malformed item.
+fn parse_scanned(item: &Item) -> ScannedItem {
+    let pk = item
+        .get(attr::PK)
+        .and_then(|v| v.as_s().ok())
+        .cloned()
+        .unwrap_or_default();
+    let parsed = if pk.starts_with("t#") {
+        parse_record(item).map(ScannedItem::Record)
+    } else if let Some(key) = IndexKey::from_storage_key(&pk) {
+        parse_index(&key, item).map(ScannedItem::Index)
+    } else {
+        Err(corrupt(attr::PK))
+    };
+    parsed.unwrap_or_else(|e| ScannedItem::Malformed {
+        pk,
+        why: e.to_string(),
+    })
+}
+
+/// Items in one `BatchWriteItem` (DynamoDB's limit).
+const BATCH_WRITE_ITEMS: usize = 25;
+/// Keys in one `BatchGetItem` (DynamoDB's limit).
+const BATCH_GET_KEYS: usize = 100;
+
+fn is_condition_failure<E, R>(err: &aws_sdk_dynamodb::error::SdkError<E, R>) -> bool
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
+{
+    err.as_service_error()
+        .and_then(|e| e.code())
+        .is_some_and(|code| code == "ConditionalCheckFailedException")
 }
 
 /// Which transaction items failed their condition (or conflicted).
@@ -322,6 +388,116 @@ impl DynamoVault {
             .await
             .map_err(|e| vault_error(&e))?;
         Ok(out.item)
+    }
+
+    /// Reads the items at `keys` (distinct, any number) with `BatchGetItem`,
+    /// strongly consistent, re-asking for unprocessed keys; absent keys are
+    /// simply not returned.
+    async fn batch_get(
+        &self,
+        keys: Vec<AttributeValue>,
+        names: Option<&[&str]>,
+    ) -> Result<Vec<Item>, VaultError> {
+        // BatchGetItem refuses duplicate keys, so ask once per distinct key.
+        let mut distinct: Vec<Item> = Vec::new();
+        for pk in keys {
+            let key = Item::from([(attr::PK.to_owned(), pk)]);
+            if !distinct.contains(&key) {
+                distinct.push(key);
+            }
+        }
+        let mut found = Vec::new();
+        for chunk in distinct.chunks(BATCH_GET_KEYS) {
+            let mut wanted = chunk.to_vec();
+            let mut pause = BATCH_GET_BACKOFF;
+            for round in 0..BATCH_GET_ROUNDS {
+                if wanted.is_empty() {
+                    break;
+                }
+                if round > 0 {
+                    tokio::time::sleep(pause).await;
+                    pause *= 2;
+                }
+                let mut keys = KeysAndAttributes::builder()
+                    .set_keys(Some(std::mem::take(&mut wanted)))
+                    .consistent_read(true);
+                if let Some(names) = names {
+                    let (expr, map) = projection(names);
+                    keys = keys
+                        .projection_expression(expr)
+                        .set_expression_attribute_names(Some(map));
+                }
+                let keys = keys.build().map_err(|e| VaultError::Other(e.to_string()))?;
+                let out = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, keys)
+                    .send()
+                    .await
+                    .map_err(|e| vault_error(&e))?;
+                found.extend(
+                    out.responses
+                        .unwrap_or_default()
+                        .remove(&self.table)
+                        .unwrap_or_default(),
+                );
+                if let Some(mut rest) = out.unprocessed_keys.and_then(|mut u| u.remove(&self.table))
+                {
+                    wanted = std::mem::take(&mut rest.keys);
+                }
+            }
+            if !wanted.is_empty() {
+                return Err(VaultError::Unavailable(format!(
+                    "{} keys still unprocessed after {BATCH_GET_ROUNDS} rounds",
+                    wanted.len()
+                )));
+            }
+        }
+        Ok(found)
+    }
+
+    /// Writes items with `BatchWriteItem`, 25 a call, re-sending unprocessed ones.
+    async fn batch_put(&self, items: Vec<Item>) -> Result<(), VaultError> {
+        for chunk in items.chunks(BATCH_WRITE_ITEMS) {
+            let mut pending: Vec<WriteRequest> = chunk
+                .iter()
+                .map(|item| {
+                    let put = PutRequest::builder()
+                        .set_item(Some(item.clone()))
+                        .build()
+                        .map_err(|e| VaultError::Other(e.to_string()))?;
+                    Ok(WriteRequest::builder().put_request(put).build())
+                })
+                .collect::<Result<_, VaultError>>()?;
+            let mut pause = BATCH_GET_BACKOFF;
+            for round in 0..BATCH_GET_ROUNDS {
+                if pending.is_empty() {
+                    break;
+                }
+                if round > 0 {
+                    tokio::time::sleep(pause).await;
+                    pause *= 2;
+                }
+                let out = self
+                    .client
+                    .batch_write_item()
+                    .request_items(&self.table, std::mem::take(&mut pending))
+                    .send()
+                    .await
+                    .map_err(|e| vault_error(&e))?;
+                pending = out
+                    .unprocessed_items
+                    .and_then(|mut u| u.remove(&self.table))
+                    .unwrap_or_default();
+            }
+            if !pending.is_empty() {
+                return Err(VaultError::Unavailable(format!(
+                    "{} writes still unprocessed after {BATCH_GET_ROUNDS} rounds",
+                    pending.len()
+                )));
+            }
+        }
+        Ok(())
     }
 
     /// A record's put: only where its token is free, or already holds this
@@ -438,54 +614,11 @@ impl ReadingVault for DynamoVault {
     }
 
     async fn get_many(&self, tokens: &[Token]) -> Result<Vec<Option<VaultRecord>>, VaultError> {
-        // BatchGetItem refuses duplicate keys, so ask once per distinct token.
-        let mut wanted: Vec<Item> = Vec::new();
-        for token in tokens {
-            let key = Item::from([(attr::PK.to_owned(), record_pk(token))]);
-            if !wanted.contains(&key) {
-                wanted.push(key);
-            }
-        }
+        let keys = tokens.iter().map(record_pk).collect();
         let mut found: HashMap<String, VaultRecord> = HashMap::new();
-        let mut pause = BATCH_GET_BACKOFF;
-        for round in 0..BATCH_GET_ROUNDS {
-            if wanted.is_empty() {
-                break;
-            }
-            if round > 0 {
-                tokio::time::sleep(pause).await;
-                pause *= 2;
-            }
-            let keys = KeysAndAttributes::builder()
-                .set_keys(Some(std::mem::take(&mut wanted)))
-                .consistent_read(true)
-                .build()
-                .map_err(|e| VaultError::Other(e.to_string()))?;
-            let out = self
-                .client
-                .batch_get_item()
-                .request_items(&self.table, keys)
-                .send()
-                .await
-                .map_err(|e| vault_error(&e))?;
-            for item in out
-                .responses
-                .unwrap_or_default()
-                .remove(&self.table)
-                .unwrap_or_default()
-            {
-                let record = parse_record(&item)?;
-                found.insert(record.token.as_str().to_owned(), record);
-            }
-            if let Some(mut rest) = out.unprocessed_keys.and_then(|mut u| u.remove(&self.table)) {
-                wanted = std::mem::take(&mut rest.keys);
-            }
-        }
-        if !wanted.is_empty() {
-            return Err(VaultError::Unavailable(format!(
-                "{} keys still unprocessed after {BATCH_GET_ROUNDS} rounds",
-                wanted.len()
-            )));
+        for item in self.batch_get(keys, None).await? {
+            let record = parse_record(&item)?;
+            found.insert(record.token.as_str().to_owned(), record);
         }
         Ok(tokens
             .iter()
@@ -563,6 +696,181 @@ impl ErasingVault for DynamoVault {
             {
                 Ok(false)
             }
+            Err(err) => Err(vault_error(&err)),
+        }
+    }
+}
+
+#[async_trait]
+impl OperatorVault for DynamoVault {
+    async fn find_indexes(&self, keys: &[IndexKey]) -> Result<Vec<Option<IndexEntry>>, VaultError> {
+        let pks = keys.iter().map(|k| s(k.storage_key())).collect();
+        let mut found: HashMap<String, Item> = HashMap::new();
+        for item in self
+            .batch_get(pks, Some(INDEX_ATTRIBUTES_WITH_SCOPE))
+            .await?
+        {
+            let pk = get_s(&item, attr::PK)?.to_owned();
+            found.insert(pk, item);
+        }
+        keys.iter()
+            .map(|k| {
+                found
+                    .get(&k.storage_key())
+                    .map(|item| parse_index(k, item))
+                    .transpose()
+            })
+            .collect()
+    }
+
+    async fn records_exist(&self, tokens: &[Token]) -> Result<Vec<bool>, VaultError> {
+        let pks = tokens.iter().map(record_pk).collect();
+        let found: Vec<String> = self
+            .batch_get(pks, Some(&[attr::PK]))
+            .await?
+            .iter()
+            .filter_map(|item| get_s(item, attr::PK).ok().map(str::to_owned))
+            .collect();
+        Ok(tokens
+            .iter()
+            .map(|t| found.contains(&format!("t#{}", t.as_str())))
+            .collect())
+    }
+
+    async fn put_batch(
+        &self,
+        records: &[VaultRecord],
+        index: &[IndexEntry],
+    ) -> Result<(), VaultError> {
+        // Records before index items: a crash between leaves a record that a
+        // re-run rewrites under the same token, never an item pointing nowhere.
+        let items = records
+            .iter()
+            .map(record_item)
+            .chain(index.iter().map(index_item))
+            .collect();
+        self.batch_put(items).await
+    }
+
+    async fn scan(&self, after: Option<&str>, limit: u32) -> Result<ScanPage, VaultError> {
+        let start = after.map(|pk| HashMap::from([(attr::PK.to_owned(), s(pk))]));
+        let out = self
+            .client
+            .scan()
+            .table_name(&self.table)
+            .set_exclusive_start_key(start)
+            .limit(i32::try_from(limit.max(1)).unwrap_or(i32::MAX))
+            // Consistent: a re-run right after a write must see it.
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| vault_error(&e))?;
+        let next = out
+            .last_evaluated_key
+            .as_ref()
+            .and_then(|k| k.get(attr::PK))
+            .and_then(|v| v.as_s().ok())
+            .cloned();
+        let items = out
+            .items
+            .unwrap_or_default()
+            .iter()
+            .map(parse_scanned)
+            .collect();
+        Ok(ScanPage { items, next })
+    }
+
+    async fn put_index(&self, entry: &IndexEntry, now: i64) -> Result<IndexWrite, VaultError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(index_item(entry)))
+            .condition_expression("attribute_not_exists(pk) OR #tok = :tok OR #exp <= :now")
+            .expression_attribute_names("#tok", attr::TOKEN)
+            .expression_attribute_names("#exp", attr::EXPIRES)
+            .expression_attribute_values(":tok", s(entry.token.as_str()))
+            .expression_attribute_values(":now", n(now))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(IndexWrite::Written),
+            Err(err) if is_condition_failure(&err) => Ok(IndexWrite::Taken),
+            Err(err) => Err(vault_error(&err)),
+        }
+    }
+
+    async fn remove_index(&self, key: &IndexKey, token: &Token) -> Result<bool, VaultError> {
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key(attr::PK, s(key.storage_key()))
+            .condition_expression("#tok = :tok")
+            .expression_attribute_names("#tok", attr::TOKEN)
+            .expression_attribute_values(":tok", s(token.as_str()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(err) if is_condition_failure(&err) => Ok(false),
+            Err(err) => Err(vault_error(&err)),
+        }
+    }
+
+    async fn set_fingerprint(
+        &self,
+        token: &Token,
+        old: Option<&Fingerprint>,
+        new: &Fingerprint,
+        scope: &DedupScope,
+    ) -> Result<bool, VaultError> {
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(attr::PK, record_pk(token))
+            .update_expression("SET #fp = :new, #sc = :sc")
+            .expression_attribute_names("#fp", attr::FINGERPRINT)
+            .expression_attribute_names("#sc", attr::SCOPE)
+            .expression_attribute_values(":new", s(new.to_hex()))
+            .expression_attribute_values(":sc", s(scope.as_str()));
+        update = match old {
+            Some(old) => update
+                .condition_expression("attribute_exists(pk) AND #fp = :old")
+                .expression_attribute_values(":old", s(old.to_hex())),
+            None => {
+                update.condition_expression("attribute_exists(pk) AND attribute_not_exists(#fp)")
+            }
+        };
+        match update.send().await {
+            Ok(_) => Ok(true),
+            Err(err) if is_condition_failure(&err) => Ok(false),
+            Err(err) => Err(vault_error(&err)),
+        }
+    }
+
+    async fn replace_wrapped_key(
+        &self,
+        token: &Token,
+        old: &WrappedKey,
+        new: &WrappedKey,
+    ) -> Result<bool, VaultError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(attr::PK, record_pk(token))
+            .update_expression("SET #dk = :new")
+            .condition_expression("attribute_exists(pk) AND #dk = :old")
+            .expression_attribute_names("#dk", attr::DATA_KEY)
+            .expression_attribute_values(":new", AttributeValue::B(Blob::new(new.as_bytes())))
+            .expression_attribute_values(":old", AttributeValue::B(Blob::new(old.as_bytes())))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(err) if is_condition_failure(&err) => Ok(false),
             Err(err) => Err(vault_error(&err)),
         }
     }

@@ -55,6 +55,29 @@ impl KmsKeyRing {
     }
 }
 
+impl KmsKeyRing {
+    /// Re-wraps a stored data key under this ring's key (its newest backing
+    /// key, or a replacement key) with `ReEncrypt`: the plaintext data key
+    /// never leaves KMS. Source and destination keep the table's context.
+    pub async fn rewrap(&self, wrapped: &WrappedKey) -> Result<WrappedKey, KeyError> {
+        let out = self
+            .client
+            .re_encrypt()
+            .ciphertext_blob(Blob::new(wrapped.as_bytes()))
+            .source_encryption_context(CONTEXT_SERVICE, SERVICE_NAME)
+            .source_encryption_context(CONTEXT_TABLE, &self.table)
+            .destination_key_id(&self.key_id)
+            .destination_encryption_context(CONTEXT_SERVICE, SERVICE_NAME)
+            .destination_encryption_context(CONTEXT_TABLE, &self.table)
+            .send()
+            .await
+            .map_err(|e| key_error(&e))?;
+        out.ciphertext_blob
+            .map(|b| WrappedKey::new(b.into_inner()))
+            .ok_or_else(|| KeyError::Other("ReEncrypt returned no ciphertext".into()))
+    }
+}
+
 fn plaintext_key(blob: Option<Blob>) -> Result<DataKey, KeyError> {
     let bytes = Zeroizing::new(blob.map(Blob::into_inner).unwrap_or_default());
     DataKey::from_slice(&bytes).map_err(|e| KeyError::Other(e.to_string()))

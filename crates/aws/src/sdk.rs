@@ -36,6 +36,27 @@ pub async fn load_sdk_config() -> SdkConfig {
         .await
 }
 
+/// Budgets for the operator CLI: a scan page of a large table may take
+/// seconds, and nothing waits on it but the operator.
+const OPERATOR_OPERATION_TIMEOUT: Duration = Duration::from_secs(120);
+/// One attempt of an operator call.
+const OPERATOR_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The SDK configuration for the operator CLI: as [`load_sdk_config`], with
+/// longer budgets.
+pub async fn load_operator_sdk_config() -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .timeout_config(
+            TimeoutConfig::builder()
+                .operation_timeout(OPERATOR_OPERATION_TIMEOUT)
+                .operation_attempt_timeout(OPERATOR_ATTEMPT_TIMEOUT)
+                .connect_timeout(CONNECT_TIMEOUT)
+                .build(),
+        )
+        .load()
+        .await
+}
+
 /// Whether the SDK is pointed at a loopback endpoint (a local emulator).
 pub fn endpoint_is_loopback(sdk: &SdkConfig) -> bool {
     sdk.endpoint_url().is_some_and(is_loopback_url)

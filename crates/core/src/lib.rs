@@ -41,6 +41,7 @@ mod fingerprint;
 mod keycache;
 pub mod memory;
 mod metadata;
+mod operator;
 mod pan;
 pub mod ports;
 mod random;
@@ -61,10 +62,11 @@ pub use keycache::{
     MAX_RECORDS_PER_DATA_KEY,
 };
 pub use metadata::{MAX_METADATA_BYTES, MAX_METADATA_KEYS, Metadata, MetadataError};
+pub use operator::{Dangling, ReindexStats, Reindexer, VaultCheck, VaultReport};
 pub use pan::{MAX_PAN_DIGITS, MIN_PAN_DIGITS, Pan, PanError, luhn_valid};
 pub use ports::{
-    Clock, CreateError, DataKeyIssuer, DataKeyUnwrapper, ErasingVault, IssuingVault, KeyError,
-    ReadingVault, SystemClock, VaultError,
+    Clock, CreateError, DataKeyIssuer, DataKeyUnwrapper, ErasingVault, IndexWrite, IssuingVault,
+    KeyError, OperatorVault, ReadingVault, ScanPage, ScannedItem, SystemClock, VaultError,
 };
 pub use random::{OsRandom, Random, ThreadRandom};
 pub use record::{

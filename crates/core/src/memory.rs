@@ -11,11 +11,12 @@ use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
 use crate::ports::{
-    Clock, CreateError, DataKeyIssuer, DataKeyUnwrapper, ErasingVault, IssuingVault, KeyError,
-    ReadingVault, VaultError,
+    Clock, CreateError, DataKeyIssuer, DataKeyUnwrapper, ErasingVault, IndexWrite, IssuingVault,
+    KeyError, OperatorVault, ReadingVault, ScanPage, ScannedItem, VaultError,
 };
 use crate::random::{OsRandom, Random};
-use crate::record::{IndexEntry, IndexKey, TokenDescription, VaultRecord, is_expired};
+use crate::record::{Fingerprint, IndexEntry, IndexKey, TokenDescription, VaultRecord, is_expired};
+use crate::scope::DedupScope;
 use crate::secret::{DataKey, KEY_BYTES, WrappedKey};
 use crate::token::Token;
 
@@ -72,6 +73,23 @@ impl MemoryVault {
     pub fn overwrite_record(&self, record: VaultRecord) {
         self.lock()
             .insert(record_key(&record.token), Item::Record(record));
+    }
+
+    /// Every index item, for tests.
+    pub fn index_entries(&self) -> Vec<IndexEntry> {
+        self.lock()
+            .values()
+            .filter_map(|i| match i {
+                Item::Index(e) => Some(e.clone()),
+                Item::Record(_) => None,
+            })
+            .collect()
+    }
+
+    /// Stores an index item as-is, for tests of verify and repair.
+    pub fn overwrite_index(&self, entry: IndexEntry) {
+        self.lock()
+            .insert(entry.key.storage_key(), Item::Index(entry));
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Item>> {
@@ -175,6 +193,130 @@ impl ErasingVault for MemoryVault {
             }
         }
         Ok(true)
+    }
+}
+
+#[async_trait]
+impl OperatorVault for MemoryVault {
+    async fn find_indexes(&self, keys: &[IndexKey]) -> Result<Vec<Option<IndexEntry>>, VaultError> {
+        self.read();
+        let items = self.lock();
+        Ok(keys
+            .iter()
+            .map(|k| match items.get(&k.storage_key()) {
+                Some(Item::Index(e)) => Some(e.clone()),
+                _ => None,
+            })
+            .collect())
+    }
+
+    async fn records_exist(&self, tokens: &[Token]) -> Result<Vec<bool>, VaultError> {
+        self.read();
+        let items = self.lock();
+        Ok(tokens
+            .iter()
+            .map(|t| matches!(items.get(&record_key(t)), Some(Item::Record(_))))
+            .collect())
+    }
+
+    async fn put_batch(
+        &self,
+        records: &[VaultRecord],
+        index: &[IndexEntry],
+    ) -> Result<(), VaultError> {
+        self.writes.fetch_add(1, Ordering::Relaxed);
+        let mut items = self.lock();
+        for r in records {
+            items.insert(record_key(&r.token), Item::Record(r.clone()));
+        }
+        for e in index {
+            items.insert(e.key.storage_key(), Item::Index(e.clone()));
+        }
+        Ok(())
+    }
+
+    async fn scan(&self, after: Option<&str>, limit: u32) -> Result<ScanPage, VaultError> {
+        self.read();
+        let items = self.lock();
+        let mut keys: Vec<&String> = items
+            .keys()
+            .filter(|k| after.is_none_or(|a| k.as_str() > a))
+            .collect();
+        keys.sort();
+        let limit = usize::try_from(limit.max(1)).unwrap_or(usize::MAX);
+        let more = keys.len() > limit;
+        keys.truncate(limit);
+        let next = more.then(|| keys.last().map(|k| (*k).clone())).flatten();
+        let page = keys
+            .into_iter()
+            .filter_map(|k| items.get(k))
+            .map(|i| match i {
+                Item::Record(r) => ScannedItem::Record(r.clone()),
+                Item::Index(e) => ScannedItem::Index(e.clone()),
+            })
+            .collect();
+        Ok(ScanPage { items: page, next })
+    }
+
+    async fn put_index(&self, entry: &IndexEntry, now: i64) -> Result<IndexWrite, VaultError> {
+        self.writes.fetch_add(1, Ordering::Relaxed);
+        let mut items = self.lock();
+        let key = entry.key.storage_key();
+        if let Some(Item::Index(existing)) = items.get(&key)
+            && existing.token != entry.token
+            && !is_expired(existing.expires_at, now)
+        {
+            return Ok(IndexWrite::Taken);
+        }
+        items.insert(key, Item::Index(entry.clone()));
+        Ok(IndexWrite::Written)
+    }
+
+    async fn remove_index(&self, key: &IndexKey, token: &Token) -> Result<bool, VaultError> {
+        self.writes.fetch_add(1, Ordering::Relaxed);
+        let mut items = self.lock();
+        let key = key.storage_key();
+        if matches!(items.get(&key), Some(Item::Index(e)) if &e.token == token) {
+            items.remove(&key);
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    async fn set_fingerprint(
+        &self,
+        token: &Token,
+        old: Option<&Fingerprint>,
+        new: &Fingerprint,
+        scope: &DedupScope,
+    ) -> Result<bool, VaultError> {
+        self.writes.fetch_add(1, Ordering::Relaxed);
+        let mut items = self.lock();
+        match items.get_mut(&record_key(token)) {
+            Some(Item::Record(r)) if r.fingerprint.as_ref() == old => {
+                r.fingerprint = Some(new.clone());
+                r.scope = Some(scope.clone());
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    async fn replace_wrapped_key(
+        &self,
+        token: &Token,
+        old: &WrappedKey,
+        new: &WrappedKey,
+    ) -> Result<bool, VaultError> {
+        self.writes.fetch_add(1, Ordering::Relaxed);
+        let mut items = self.lock();
+        match items.get_mut(&record_key(token)) {
+            Some(Item::Record(r)) if &r.wrapped_key == old => {
+                r.wrapped_key = new.clone();
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
     }
 }
 

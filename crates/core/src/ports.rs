@@ -5,7 +5,8 @@
 
 use async_trait::async_trait;
 
-use crate::record::{IndexEntry, IndexKey, TokenDescription, VaultRecord};
+use crate::record::{Fingerprint, IndexEntry, IndexKey, TokenDescription, VaultRecord};
+use crate::scope::DedupScope;
 use crate::secret::{DataKey, WrappedKey};
 use crate::token::Token;
 
@@ -89,6 +90,90 @@ pub trait ReadingVault: Send + Sync {
 pub trait ErasingVault: Send + Sync {
     /// Deletes a record and the index item that points at it; `false` if absent.
     async fn delete(&self, token: &Token) -> Result<bool, VaultError>;
+}
+
+/// One item read by a scan of the whole vault.
+#[derive(Debug, Clone)]
+pub enum ScannedItem {
+    /// A record (`t#…`).
+    Record(VaultRecord),
+    /// A dedup index item (`f#…`).
+    Index(IndexEntry),
+    /// An item that does not parse; `why` names the attribute, never a value.
+    Malformed {
+        /// The item's partition key.
+        pk: String,
+        /// What is wrong with it.
+        why: String,
+    },
+}
+
+/// One page of a scan, and where the next one starts.
+#[derive(Debug, Clone, Default)]
+pub struct ScanPage {
+    /// The items of this page.
+    pub items: Vec<ScannedItem>,
+    /// The partition key to resume after; `None` at the end of the vault.
+    pub next: Option<String>,
+}
+
+/// What a conditional index write found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IndexWrite {
+    /// Written (the key was free, expired, or already named this token).
+    Written,
+    /// A live item for another token holds the key.
+    Taken,
+}
+
+/// What the operator CLI may do to the vault: bulk import, whole-vault scans,
+/// re-indexing under a new fingerprint key, re-wrapping and repairs. Its role
+/// (the operator's, not any function's) has these rights in addition to
+/// reading records.
+#[async_trait]
+pub trait OperatorVault: ReadingVault + Send + Sync {
+    /// Reads many index items, in the order asked; `None` where absent.
+    async fn find_indexes(&self, keys: &[IndexKey]) -> Result<Vec<Option<IndexEntry>>, VaultError>;
+
+    /// Whether each token has a record, in the order asked.
+    async fn records_exist(&self, tokens: &[Token]) -> Result<Vec<bool>, VaultError>;
+
+    /// Writes records and index items unconditionally, in batches (the bulk
+    /// import decides what to write from [`OperatorVault::find_indexes`]).
+    async fn put_batch(
+        &self,
+        records: &[VaultRecord],
+        index: &[IndexEntry],
+    ) -> Result<(), VaultError>;
+
+    /// Up to `limit` items after the key `after` (from the start if `None`).
+    async fn scan(&self, after: Option<&str>, limit: u32) -> Result<ScanPage, VaultError>;
+
+    /// Writes an index item if its key is free, expired at `now`, or already
+    /// names the same token.
+    async fn put_index(&self, entry: &IndexEntry, now: i64) -> Result<IndexWrite, VaultError>;
+
+    /// Removes an index item if it still names `token`; `false` if it did not.
+    async fn remove_index(&self, key: &IndexKey, token: &Token) -> Result<bool, VaultError>;
+
+    /// Points a record at a new fingerprint (and records its scope) if it still
+    /// holds `old`; `false` if it changed meanwhile or is gone.
+    async fn set_fingerprint(
+        &self,
+        token: &Token,
+        old: Option<&Fingerprint>,
+        new: &Fingerprint,
+        scope: &DedupScope,
+    ) -> Result<bool, VaultError>;
+
+    /// Replaces a record's wrapped data key if it still holds `old`; `false`
+    /// if it changed meanwhile or is gone.
+    async fn replace_wrapped_key(
+        &self,
+        token: &Token,
+        old: &WrappedKey,
+        new: &WrappedKey,
+    ) -> Result<bool, VaultError>;
 }
 
 /// A failure of the key ring (KMS).

@@ -4,6 +4,7 @@ use std::fmt;
 
 use crate::brand::Brand;
 use crate::metadata::Metadata;
+use crate::scope::DedupScope;
 use crate::secret::WrappedKey;
 use crate::token::{Token, TokenFormat};
 
@@ -94,6 +95,15 @@ impl IndexKey {
     pub fn storage_key(&self) -> String {
         format!("f#{}#{}", self.format.as_str(), self.fingerprint.to_hex())
     }
+
+    /// Parses a partition key written by [`IndexKey::storage_key`].
+    pub fn from_storage_key(pk: &str) -> Option<IndexKey> {
+        let (format, fp) = pk.strip_prefix("f#")?.split_once('#')?;
+        Some(IndexKey {
+            format: TokenFormat::from_name(format)?,
+            fingerprint: Fingerprint::from_hex(fp)?,
+        })
+    }
 }
 
 /// A dedup index item: which token a fingerprint maps to.
@@ -109,6 +119,9 @@ pub struct IndexEntry {
     pub created_at: i64,
     /// When the token expires, Unix seconds.
     pub expires_at: Option<i64>,
+    /// The dedup scope the fingerprint was computed in (`sc`); `None` on
+    /// items written before scopes were stored.
+    pub scope: Option<DedupScope>,
 }
 
 /// A vault record: the token, its encrypted PAN and its facts.
@@ -128,6 +141,12 @@ pub struct VaultRecord {
     pub metadata: Metadata,
     /// The fingerprint, so a delete can remove the index item (`fp`).
     pub fingerprint: Option<Fingerprint>,
+    /// The dedup scope of `fingerprint` (`sc`), so a re-indexer can compute it
+    /// again under a new key. `None` on records without a fingerprint and on
+    /// records written before scopes were stored (see the re-indexer).
+    /// Not bound into the AAD: it says where the index item is, not what the
+    /// PAN is, and records of versions 1 and 2 must still open.
+    pub scope: Option<DedupScope>,
 }
 
 impl fmt::Debug for VaultRecord {
@@ -143,6 +162,7 @@ impl fmt::Debug for VaultRecord {
             .field("facts", &self.facts)
             .field("metadata", &self.metadata)
             .field("fingerprint", &self.fingerprint)
+            .field("scope", &self.scope)
             .finish()
     }
 }

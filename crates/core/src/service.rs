@@ -188,6 +188,21 @@ fn check_batch(items: usize) -> Result<(), Error> {
     }
 }
 
+/// Whether an imported token fits its PAN: same format, and an fpe token
+/// keeps the PAN's length, BIN and last 4.
+fn token_fits(token: &Token, request: &TokenizeRequest) -> bool {
+    match token.format() {
+        TokenFormat::Opaque => request.format == TokenFormat::Opaque,
+        TokenFormat::Fpe => {
+            let t = token.as_str();
+            request.format == TokenFormat::Fpe
+                && t.len() == request.pan.len()
+                && t.starts_with(request.pan.bin())
+                && t.ends_with(request.pan.last4())
+        }
+    }
+}
+
 fn facts_for(
     pan: &Pan,
     format: TokenFormat,
@@ -211,6 +226,9 @@ pub struct Tokenizer {
     vault: Arc<dyn IssuingVault>,
     keys: EncryptionKeyCache,
     fingerprinter: Fingerprinter,
+    /// The previous fingerprint key (`AWSPREVIOUS`) while a rotation runs:
+    /// index items not yet re-indexed are still found under it.
+    previous: Option<Fingerprinter>,
 }
 
 impl Tokenizer {
@@ -227,7 +245,21 @@ impl Tokenizer {
             vault,
             keys: EncryptionKeyCache::new(issuer, limits),
             fingerprinter,
+            previous: None,
         }
+    }
+
+    /// Also finds index items under the previous fingerprint key, during a
+    /// key rotation (until `tessera rotate-fingerprint-key` has re-indexed
+    /// every record). New index items are always written under the current key.
+    pub fn with_previous_key(mut self, previous: Option<Fingerprinter>) -> Tokenizer {
+        self.previous = previous;
+        self
+    }
+
+    /// The current fingerprint key's version.
+    pub fn key_version(&self) -> &str {
+        self.fingerprinter.key_version()
     }
 
     /// Tokenizes one PAN (see DESIGN: dedup, fpe collisions, lost races).
@@ -239,8 +271,10 @@ impl Tokenizer {
             .dedupe
             .then(|| self.index_key(&request.scope, &request.pan, request.format));
         for _ in 0..MAX_WRITE_ATTEMPTS {
-            if let Some(key) = &index_key
-                && let Some(hit) = self.live_index(key, &request.pan, now).await?
+            if index_key.is_some()
+                && let Some(hit) = self
+                    .live_index_any(&request.scope, &request.pan, request.format, now)
+                    .await?
             {
                 return if self.hit_honours(&hit, request, expires_at).await? {
                     Ok(hit)
@@ -280,17 +314,7 @@ impl Tokenizer {
         token: Token,
         request: &TokenizeRequest,
     ) -> Result<Tokenized, Error> {
-        let fits = match token.format() {
-            TokenFormat::Opaque => request.format == TokenFormat::Opaque,
-            TokenFormat::Fpe => {
-                let t = token.as_str();
-                request.format == TokenFormat::Fpe
-                    && t.len() == request.pan.len()
-                    && t.starts_with(request.pan.bin())
-                    && t.ends_with(request.pan.last4())
-            }
-        };
-        if !fits {
+        if !token_fits(&token, request) {
             return Err(Error::TokenMismatch);
         }
         check_format(request)?;
@@ -338,8 +362,7 @@ impl Tokenizer {
         scope: &DedupScope,
     ) -> Result<Tokenized, Error> {
         let now = self.ports.clock.now_secs();
-        let key = self.index_key(scope, pan, format);
-        self.live_index(&key, pan, now)
+        self.live_index_any(scope, pan, format, now)
             .await?
             .ok_or(Error::NotFound)
     }
@@ -382,10 +405,76 @@ impl Tokenizer {
             .is_some_and(|d| d.metadata == request.metadata))
     }
 
-    fn index_key(&self, scope: &DedupScope, pan: &Pan, format: TokenFormat) -> IndexKey {
+    /// Where the dedup index item of `pan` in `format` and `scope` lives under
+    /// the current key. For the operator's bulk import; never sent anywhere.
+    pub fn index_key(&self, scope: &DedupScope, pan: &Pan, format: TokenFormat) -> IndexKey {
         IndexKey {
             format,
             fingerprint: self.fingerprinter.fingerprint(scope, format, pan),
+        }
+    }
+
+    /// The live index hit under the current key, else under the previous one.
+    async fn live_index_any(
+        &self,
+        scope: &DedupScope,
+        pan: &Pan,
+        format: TokenFormat,
+        now: i64,
+    ) -> Result<Option<Tokenized>, Error> {
+        let current = self.index_key(scope, pan, format);
+        if let Some(hit) = self.live_index(&current, pan, now).await? {
+            return Ok(Some(hit));
+        }
+        let Some(previous) = &self.previous else {
+            return Ok(None);
+        };
+        let key = IndexKey {
+            format,
+            fingerprint: previous.fingerprint(scope, format, pan),
+        };
+        self.live_index(&key, pan, now).await
+    }
+
+    /// Seals a record (and, with dedup, its index item under the current key)
+    /// without writing anything: the operator's bulk import writes many at
+    /// once with the store's batch API. `token` is an imported token, checked
+    /// to fit the PAN as in [`Tokenizer::import`]; `None` draws a new one.
+    pub async fn seal_for_import(
+        &self,
+        token: Option<Token>,
+        request: &TokenizeRequest,
+    ) -> Result<(VaultRecord, Option<IndexEntry>), Error> {
+        if let Some(token) = &token
+            && !token_fits(token, request)
+        {
+            return Err(Error::TokenMismatch);
+        }
+        check_format(request)?;
+        let now = self.ports.clock.now_secs();
+        let expires_at = request.expiry.resolve(now)?;
+        let key = request
+            .dedupe
+            .then(|| self.index_key(&request.scope, &request.pan, request.format));
+        let record = match token {
+            Some(token) => {
+                self.seal_as(token, request, now, expires_at, key.as_ref())
+                    .await?
+            }
+            None => self.seal(request, now, expires_at, key.as_ref()).await?,
+        };
+        let entry = key.map(|key| self.index_entry(&record, key));
+        Ok((record, entry))
+    }
+
+    fn index_entry(&self, record: &VaultRecord, key: IndexKey) -> IndexEntry {
+        IndexEntry {
+            key,
+            token: record.token.clone(),
+            key_version: self.fingerprinter.key_version().to_owned(),
+            created_at: record.facts.created_at,
+            expires_at: record.facts.expires_at,
+            scope: record.scope.clone(),
         }
     }
 
@@ -415,13 +504,7 @@ impl Tokenizer {
         let Some(key) = index else {
             return self.vault.create(record).await;
         };
-        let entry = IndexEntry {
-            key: key.clone(),
-            token: record.token.clone(),
-            key_version: self.fingerprinter.key_version().to_owned(),
-            created_at: record.facts.created_at,
-            expires_at: record.facts.expires_at,
-        };
+        let entry = self.index_entry(record, key.clone());
         let now = record.facts.created_at;
         self.vault.create_with_index(record, &entry, now).await
     }
@@ -467,6 +550,7 @@ impl Tokenizer {
             wrapped_key: key.wrapped().clone(),
             metadata: request.metadata.clone(),
             fingerprint: index.map(|k| k.fingerprint.clone()),
+            scope: index.map(|_| request.scope.clone()),
         })
     }
 }
@@ -521,6 +605,14 @@ impl Detokenizer {
     /// Data-key cache counters.
     pub fn key_stats(&self) -> KeyStats {
         self.keys.stats()
+    }
+
+    /// The PAN of a record the caller has already read (the operator's scans
+    /// read records page by page), with the same checks as a detokenize:
+    /// an expired record is [`Error::NotFound`], a tampered one an integrity error.
+    pub async fn open_record(&self, record: VaultRecord) -> Result<Detokenized, Error> {
+        let token = record.token.clone();
+        self.open(&token, Some(record)).await
     }
 
     async fn open(&self, token: &Token, record: Option<VaultRecord>) -> Result<Detokenized, Error> {

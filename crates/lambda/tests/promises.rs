@@ -728,10 +728,10 @@ fn fields(audit: &Value, names: &[&str]) -> Vec<String> {
 #[tokio::test]
 async fn a_failed_detokenize_is_audited_like_a_successful_one() {
     let s = stack();
+    let logs = Logs::capture("info");
     let token = tokenize(&s, VISA).await;
     let hint = &token[token.len() - 4..];
     let unknown = "tok_0000000000000000000000000a";
-    let logs = Logs::capture("info");
     let names = [
         "operation",
         "principal",

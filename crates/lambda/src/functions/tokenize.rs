@@ -9,7 +9,7 @@ use lambda_http::Request;
 use serde::Deserialize;
 use serde_json::Value;
 use tessera_aws::config::{EnvReader, FINGERPRINT_SECRET_ID, KMS_KEY_ID};
-use tessera_aws::secrets::load_fingerprint_key;
+use tessera_aws::secrets::load_fingerprint_keys;
 use tessera_core::{
     CacheLimits, DedupScope, Expiry, Fingerprinter, KeyStats, Metadata, MetadataError,
     TokenizeRequest, Tokenizer,
@@ -264,15 +264,24 @@ impl Function for Tokenize {
 
     async fn build(config: Config, cold: &ColdStart) -> Result<Tokenize, InitError> {
         let keyring = cold.keyring(&config.key_id).await?;
-        let key = load_fingerprint_key(&cold.clients.secrets, &config.secret_id).await?;
-        info!(key_version = key.version(), "fingerprint key loaded");
+        // AWSCURRENT and, during a rotation, AWSPREVIOUS: index items not yet
+        // re-indexed are still found under the previous key.
+        let keys = load_fingerprint_keys(&cold.clients.secrets, &config.secret_id).await?;
+        info!(
+            key_version = keys.current.version(),
+            previous_key_version = keys.previous.as_ref().map(|k| k.version()),
+            "fingerprint keys loaded"
+        );
+        let fingerprinter =
+            |key| Fingerprinter::new(key).with_legacy_scope(config.legacy_scope.clone());
         let tokenizer = Tokenizer::new(
             cold.ports(),
             Arc::new(cold.vault()),
             keyring,
-            Fingerprinter::new(&key).with_legacy_scope(config.legacy_scope),
+            fingerprinter(&keys.current),
             CacheLimits::default(),
-        );
+        )
+        .with_previous_key(keys.previous.as_ref().map(fingerprinter));
         Ok(Tokenize::new(tokenizer, config.scopes))
     }
 }

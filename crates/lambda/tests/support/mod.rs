@@ -4,7 +4,7 @@
 // Each test file uses its own part of this module.
 #![allow(dead_code)]
 
-use std::io::Write;
+use std::io::{self, Write};
 use std::sync::{Arc, Mutex};
 
 use serde_json::{Value, json};
@@ -240,17 +240,65 @@ impl Capture {
 /// (the tests' runtime is single-threaded).
 pub struct Logs {
     pub capture: Capture,
-    _guard: tracing::dispatcher::DefaultGuard,
+    _guard: Option<tracing::dispatcher::DefaultGuard>,
+}
+
+thread_local! {
+    /// Where this thread's log lines go under the shared INFO dispatcher.
+    static ROUTE: std::cell::RefCell<Option<Capture>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Sends each line to the capture of the thread that wrote it.
+#[derive(Clone, Default)]
+struct Router;
+
+impl io::Write for Router {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        ROUTE.with(|r| match r.borrow_mut().as_mut() {
+            Some(capture) => capture.write(buf),
+            None => Ok(buf.len()),
+        })
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> MakeWriter<'a> for Router {
+    type Writer = Router;
+    fn make_writer(&'a self) -> Router {
+        Router
+    }
 }
 
 impl Logs {
+    /// Captures this thread's logs at `level`. At `info`, the level the
+    /// functions run at, one global dispatcher serves every test and routes
+    /// lines by thread: thread-local dispatchers coming and going in parallel
+    /// tests race on tracing's global callsite-interest cache and can lose an
+    /// audit line.
     pub fn capture(level: &str) -> Logs {
         let capture = Capture::default();
+        if level == "info" {
+            static GLOBAL: std::sync::Once = std::sync::Once::new();
+            GLOBAL.call_once(|| {
+                let _ = tracing::dispatcher::set_global_default(dispatch(
+                    Router,
+                    LogFormat::Json,
+                    "info",
+                ));
+            });
+            ROUTE.with(|r| *r.borrow_mut() = Some(capture.clone()));
+            return Logs {
+                capture,
+                _guard: None,
+            };
+        }
         let guard =
             tracing::dispatcher::set_default(&dispatch(capture.clone(), LogFormat::Json, level));
         Logs {
             capture,
-            _guard: guard,
+            _guard: Some(guard),
         }
     }
 

@@ -1,0 +1,21 @@
+//! `tessera`, the operator CLI: bulk import from another vault, fingerprint-key
+//! rotation, re-wrapping data keys under the current KMS key, and a
+//! consistency check of the vault.
+//!
+//! It runs as an operator role, through the same core services and AWS
+//! adapters as the functions ([`tessera_core::Tokenizer`] to seal,
+//! [`tessera_core::Detokenizer`] to read a PAN back, [`tessera_aws::DynamoVault`]
+//! for the batch and scan calls the functions never make). A PAN comes in only
+//! from a file, never from argv, and is never printed: reports name rows by
+//! number and tokens by value.
+
+pub mod checkpoint;
+pub mod error;
+pub mod import;
+pub mod rewrap;
+pub mod rotate;
+pub mod rows;
+pub mod settings;
+pub mod verify;
+
+pub use error::CliError;

@@ -1,0 +1,310 @@
+//! `tessera`: the operator CLI. See the crate docs and README "Operator CLI".
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use tessera_aws::AwsClients;
+use tessera_aws::sdk::load_operator_sdk_config;
+use tessera_aws::secrets::{put_new_fingerprint_key, retire_previous_key};
+use tessera_cli::checkpoint::Checkpoint;
+use tessera_cli::import::{DEFAULT_CHUNK_ROWS, ImportOptions, Importer, Reporter};
+use tessera_cli::rows::{InputFormat, read_rows};
+use tessera_cli::settings::{Settings, Vault};
+use tessera_cli::{CliError, import, rewrap, rotate, verify};
+use tessera_core::{DedupScope, OsRandom};
+
+/// Operator tooling for a Tessera vault.
+#[derive(Parser)]
+#[command(name = "tessera", version)]
+struct Cli {
+    #[command(flatten)]
+    settings: Settings,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Bulk-imports cards from a CSV or JSON Lines file (pan, token, format, expires, metadata).
+    Import {
+        /// The file: `.csv` with a header, anything else JSON Lines. PANs are
+        /// read only from here, never from the command line.
+        file: PathBuf,
+        /// The dedup scope the cards are imported into.
+        #[arg(long, default_value = "default")]
+        scope: String,
+        /// Rows per chunk (one batch read, batch writes of 25 items).
+        #[arg(long, default_value_t = DEFAULT_CHUNK_ROWS)]
+        chunk: usize,
+        /// At most this many rows a second.
+        #[arg(long)]
+        rate: Option<f64>,
+        /// The checkpoint file (default: FILE.checkpoint).
+        #[arg(long)]
+        checkpoint: Option<PathBuf>,
+    },
+    /// Re-indexes records from the previous fingerprint key to the current one.
+    RotateFingerprintKey {
+        /// First put a new random key version (it becomes AWSCURRENT).
+        #[arg(long)]
+        new_key: bool,
+        /// Afterwards, remove AWSPREVIOUS if nothing is indexed under it any more.
+        #[arg(long)]
+        retire: bool,
+        /// Items per scan page.
+        #[arg(long, default_value_t = rotate::DEFAULT_PAGE)]
+        page: u32,
+        /// The checkpoint file.
+        #[arg(long, default_value = "tessera-rotate.checkpoint")]
+        checkpoint: PathBuf,
+    },
+    /// Re-wraps every record's data key under the current KMS key (kms:ReEncrypt).
+    Rewrap {
+        /// Items per scan page.
+        #[arg(long, default_value_t = rotate::DEFAULT_PAGE)]
+        page: u32,
+        /// The checkpoint file.
+        #[arg(long, default_value = "tessera-rewrap.checkpoint")]
+        checkpoint: PathBuf,
+    },
+    /// Checks that index items and records agree; read-only unless --repair.
+    Verify {
+        /// Remove dangling index items.
+        #[arg(long)]
+        repair: bool,
+        /// Items per scan page.
+        #[arg(long, default_value_t = rotate::DEFAULT_PAGE)]
+        page: u32,
+    },
+}
+
+fn bar(len: Option<u64>) -> ProgressBar {
+    let bar = ProgressBar::new(len.unwrap_or(0));
+    let template = if len.is_some() {
+        "{bar:40} {pos}/{len} {per_sec} eta {eta}"
+    } else {
+        "{spinner} {pos} items {per_sec}"
+    };
+    if let Ok(style) = ProgressStyle::with_template(template) {
+        bar.set_style(style);
+    }
+    bar
+}
+
+struct BarReporter(ProgressBar);
+
+impl Reporter for BarReporter {
+    fn advance(&self, rows: u64) {
+        self.0.inc(rows);
+    }
+
+    fn reject(&self, row: u64, why: &str) {
+        self.0.println(format!("rejected row {row}: {why}"));
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), CliError> {
+    let sdk = load_operator_sdk_config().await;
+    let clients = AwsClients::new(&sdk);
+    let settings = cli.settings;
+    match cli.command {
+        Command::RotateFingerprintKey {
+            new_key,
+            retire,
+            page,
+            checkpoint,
+        } => {
+            if new_key {
+                settings_check(&settings)?;
+                let version = put_new_fingerprint_key(
+                    &clients.secrets,
+                    &settings.fingerprint_secret_id,
+                    &OsRandom,
+                )
+                .await?;
+                println!("new fingerprint key version {version} is AWSCURRENT");
+            }
+            let vault = Vault::open(&settings, clients).await?;
+            let current = vault.keys.current.version().to_owned();
+            let previous = vault.keys.previous.as_ref().map(|k| k.version().to_owned());
+            println!(
+                "re-indexing to key version {current} (previous: {})",
+                previous.as_deref().unwrap_or("none")
+            );
+            let progress = bar(None);
+            let reindexer = vault.reindexer(settings.candidate_scopes()?);
+            let stats = rotate::reindex(
+                vault.dynamo.as_ref(),
+                &reindexer,
+                &current,
+                page,
+                &Checkpoint::at(&checkpoint),
+                &|n| progress.inc(n),
+            )
+            .await?;
+            progress.finish_and_clear();
+            println!(
+                "reindexed {}, already current {}, unindexed {}, expired {}, unknown scope {}, conflicts {}, changed meanwhile {}, failed {}",
+                stats.reindexed,
+                stats.current,
+                stats.unindexed,
+                stats.expired,
+                stats.unknown_scope,
+                stats.conflicts,
+                stats.changed,
+                stats.failed
+            );
+            if retire {
+                let Some(previous) = previous else {
+                    println!("no AWSPREVIOUS version: nothing to retire");
+                    return Ok(());
+                };
+                let now = vault.ports.clock.now_secs();
+                let left = rotate::items_under(vault.dynamo.as_ref(), &previous, now, page).await?;
+                if left > 0 || stats.outstanding() > 0 {
+                    return Err(CliError::Refused(format!(
+                        "not retiring key version {previous}: {left} live index items still use it and {} records are outstanding; run again (after every tokenize function has restarted), then `tessera verify`",
+                        stats.outstanding()
+                    )));
+                }
+                retire_previous_key(
+                    &vault.clients.secrets,
+                    &settings.fingerprint_secret_id,
+                    &previous,
+                )
+                .await?;
+                println!("retired key version {previous} (AWSPREVIOUS removed)");
+            }
+            Ok(())
+        }
+        Command::Import {
+            file,
+            scope,
+            chunk,
+            rate,
+            checkpoint,
+        } => {
+            let scope =
+                DedupScope::new(&scope).map_err(|e| CliError::Refused(format!("--scope: {e}")))?;
+            let vault = Vault::open(&settings, clients).await?;
+            let layout = InputFormat::from_path(&file);
+            let total = read_rows(&file, layout, scope.clone())?.count() as u64;
+            let checkpoint = checkpoint.unwrap_or_else(|| {
+                let mut name = file.clone().into_os_string();
+                name.push(".checkpoint");
+                PathBuf::from(name)
+            });
+            let importer = Importer::new(
+                vault.tokenizer(),
+                vault.previous(),
+                vault.dynamo.clone(),
+                &vault.ports,
+            );
+            let options = ImportOptions {
+                chunk_rows: chunk,
+                max_rate: rate,
+                checkpoint: Checkpoint::at(&checkpoint),
+            };
+            let reporter = BarReporter(bar(Some(total)));
+            let rows = read_rows(&file, layout, scope)?;
+            let summary = import::run(&importer, &file, rows, &options, &reporter).await?;
+            reporter.0.finish();
+            println!(
+                "imported {} ({} of them by an interrupted earlier run), deduplicated {}, rejected {}",
+                summary.imported + summary.resumed,
+                summary.resumed,
+                summary.deduplicated,
+                summary.rejected
+            );
+            Checkpoint::at(&checkpoint).clear()?;
+            Ok(())
+        }
+        Command::Rewrap { page, checkpoint } => {
+            let vault = Vault::open(&settings, clients).await?;
+            let progress = bar(None);
+            let summary = rewrap::rewrap(
+                vault.dynamo.as_ref(),
+                vault.keyring.as_ref(),
+                page,
+                &Checkpoint::at(&checkpoint),
+                &|n| progress.inc(n),
+            )
+            .await?;
+            progress.finish_and_clear();
+            println!(
+                "rewrapped {} records ({} data keys re-encrypted); {} changed meanwhile and left alone",
+                summary.records, summary.data_keys, summary.changed
+            );
+            Ok(())
+        }
+        Command::Verify { repair, page } => {
+            let vault = Vault::open(&settings, clients).await?;
+            let progress = bar(None);
+            let report = verify::check(
+                vault.dynamo.as_ref(),
+                vault.ports.clock.as_ref(),
+                page,
+                &|n| progress.inc(n),
+            )
+            .await?;
+            progress.finish_and_clear();
+            println!(
+                "records {}, live index items {}, expired index items {}, dangling {}, records missing their index item {}, malformed {}",
+                report.records,
+                report.index_items,
+                report.expired_index_items,
+                report.dangling.len(),
+                report.unindexed_records,
+                report.malformed.len()
+            );
+            for (entry, why) in &report.dangling {
+                // The token only: a fingerprint never leaves the vault.
+                println!(
+                    "dangling index item for token {}: {}",
+                    entry.token.as_str(),
+                    why.as_str()
+                );
+            }
+            for (pk, why) in &report.malformed {
+                let shown = if pk.starts_with("t#") {
+                    pk.as_str()
+                } else {
+                    "an index item"
+                };
+                println!("malformed {shown}: {why}");
+            }
+            if repair {
+                let removed = verify::repair(vault.dynamo.as_ref(), &report).await?;
+                println!("removed {removed} dangling index items");
+            } else if !report.dangling.is_empty() {
+                return Err(CliError::Refused(
+                    "dangling index items found; run with --repair to remove them".into(),
+                ));
+            }
+            Ok(())
+        }
+    }
+}
+
+fn settings_check(settings: &Settings) -> Result<(), CliError> {
+    if settings.fingerprint_secret_id.trim().is_empty() {
+        return Err(CliError::Refused(
+            "missing configuration: TESSERA_FINGERPRINT_SECRET_ID".into(),
+        ));
+    }
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("tessera: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,98 @@
+//! `tessera rotate-fingerprint-key`: re-index every record from the previous
+//! fingerprint key to the current one, then retire the previous key.
+//!
+//! Procedure (README): put a new key version (`--new-key`, or Secrets
+//! Manager's own rotation), let the tokenize function pick it up (it reads
+//! AWSCURRENT and AWSPREVIOUS at cold start), run this command until it
+//! reports nothing outstanding, then `--retire`, which refuses while any live
+//! index item is still under the previous key.
+
+use serde::{Deserialize, Serialize};
+use tessera_core::{OperatorVault, ReindexStats, Reindexer, ScannedItem};
+
+use crate::CliError;
+use crate::checkpoint::Checkpoint;
+
+/// Items per scan page.
+pub const DEFAULT_PAGE: u32 = 200;
+
+/// The checkpoint of a re-index: where the scan stopped and the counts so far.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ReindexState {
+    /// The key version being re-indexed to: a checkpoint of another rotation is ignored.
+    pub key_version: String,
+    /// The last partition key of the last finished page.
+    pub after: Option<String>,
+    /// Items scanned so far.
+    pub scanned: u64,
+    /// Counts so far.
+    pub reindexed: u64,
+    /// Records already under the current key.
+    pub current: u64,
+    /// Records that could not be moved (unknown scope, conflicts, failures).
+    pub outstanding: u64,
+}
+
+/// Re-indexes the whole vault, page by page, resuming from `checkpoint`.
+/// `progress` is told how many items each page held.
+pub async fn reindex(
+    vault: &dyn OperatorVault,
+    reindexer: &Reindexer,
+    key_version: &str,
+    page: u32,
+    checkpoint: &Checkpoint,
+    progress: &dyn Fn(u64),
+) -> Result<ReindexStats, CliError> {
+    let mut state = match checkpoint.load::<ReindexState>()? {
+        Some(s) if s.key_version == key_version => s,
+        _ => ReindexState {
+            key_version: key_version.to_owned(),
+            ..ReindexState::default()
+        },
+    };
+    progress(state.scanned);
+    let mut total = ReindexStats::default();
+    loop {
+        let scanned = vault.scan(state.after.as_deref(), page).await?;
+        let items = u64::try_from(scanned.items.len()).unwrap_or(u64::MAX);
+        let stats = reindexer.reindex(scanned.items).await;
+        total.add(&stats);
+        state.scanned += items;
+        state.reindexed += stats.reindexed;
+        state.current += stats.current;
+        state.outstanding += stats.outstanding();
+        state.after = scanned.next;
+        progress(items);
+        if state.after.is_none() {
+            checkpoint.clear()?;
+            return Ok(total);
+        }
+        checkpoint.save(&state)?;
+    }
+}
+
+/// Live index items still under `version` (the previous key).
+pub async fn items_under(
+    vault: &dyn OperatorVault,
+    version: &str,
+    now: i64,
+    page: u32,
+) -> Result<u64, CliError> {
+    let mut after: Option<String> = None;
+    let mut count = 0;
+    loop {
+        let scanned = vault.scan(after.as_deref(), page).await?;
+        count += scanned
+            .items
+            .iter()
+            .filter(|item| {
+                matches!(item, ScannedItem::Index(e)
+                    if e.key_version == version && e.expires_at.is_none_or(|exp| exp > now))
+            })
+            .count() as u64;
+        match scanned.next {
+            Some(next) => after = Some(next),
+            None => return Ok(count),
+        }
+    }
+}
