@@ -185,6 +185,18 @@ mod tests {
     use crate::random::OsRandom;
 
     #[test]
+    fn format_names_round_trip() {
+        // Stored on every record (`fmt`) and accepted from callers.
+        for format in [TokenFormat::Opaque, TokenFormat::Fpe] {
+            assert_eq!(TokenFormat::from_name(format.as_str()), Some(format));
+        }
+        assert_eq!(TokenFormat::from_name("fpe"), Some(TokenFormat::Fpe));
+        for other in ["", "Opaque", "FPE", "opaque ", "x"] {
+            assert_eq!(TokenFormat::from_name(other), None, "{other:?}");
+        }
+    }
+
+    #[test]
     fn opaque_round_trips_through_parse() {
         for _ in 0..1000 {
             let t = Token::new_opaque(&OsRandom);
