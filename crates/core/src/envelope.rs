@@ -189,6 +189,13 @@ mod tests {
     }
 
     #[test]
+    fn debug_shows_the_wrapped_key_only() {
+        let printed = format!("{:?}", key());
+        assert!(printed.starts_with("CipherKey") && printed.contains("[REDACTED]"));
+        assert!(!printed.contains("7, 7"), "{printed}");
+    }
+
+    #[test]
     fn version_2_binds_expiry_and_facts_and_version_1_does_not() {
         let pan = Pan::parse("4111111111111111").expect("pan");
         let t = token("tok_01h2xcejqtf2nbrexx3vqjhp41");

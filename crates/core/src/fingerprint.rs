@@ -100,4 +100,15 @@ mod tests {
         assert_eq!(fp(&legacy, &scope, opaque).to_hex(), hex::encode(expected));
         assert_ne!(fp(&legacy, &other, opaque).to_hex(), hex::encode(expected));
     }
+
+    #[test]
+    fn reports_its_key_version_and_never_its_key() {
+        // The version is stored on every index item: rotation finds items by it.
+        let f = Fingerprinter::new(&FingerprintKey::new(&[9u8; 32], "v7").expect("key"));
+        assert_eq!(f.key_version(), "v7");
+        assert_eq!(
+            format!("{f:?}"),
+            "Fingerprinter([REDACTED], version \"v7\")"
+        );
+    }
 }

@@ -184,6 +184,10 @@ mod tests {
         assert!(Pan::parse("6011000000000000001").is_ok());
         assert_eq!(Pan::parse("60110000000000000004"), Err(PanError::TooLong));
         assert_eq!(Pan::parse(&"1".repeat(65)), Err(PanError::TooLong));
+        // The raw input is capped too (separators cost work): 64 bytes pass, 65 do not.
+        let padded = |n: usize| format!("{:<n$}", "4111111111111111");
+        assert!(Pan::parse(&padded(64)).is_ok());
+        assert_eq!(Pan::parse(&padded(65)), Err(PanError::TooLong));
     }
 
     #[test]

@@ -70,4 +70,11 @@ mod tests {
         assert!(DedupScope::new("a b").is_err());
         assert!(DedupScope::new(&"a".repeat(257)).is_err());
     }
+
+    #[test]
+    fn prints_its_name() {
+        let scope = DedupScope::new("payments").expect("scope");
+        assert_eq!(scope.to_string(), "payments");
+        assert_eq!(format!("{scope:?}"), "DedupScope(payments)");
+    }
 }

@@ -185,6 +185,36 @@ mod tests {
     use crate::random::OsRandom;
 
     #[test]
+    fn fpe_keeps_bin_and_last4_even_when_the_luhn_bump_applies() {
+        // About one draw in ten is Luhn-valid and has a middle digit bumped:
+        // 200 draws all but certainly include several.
+        let pan = Pan::parse("4000056655665556").expect("pan");
+        for _ in 0..200 {
+            let t = Token::new_fpe(&pan, &OsRandom);
+            let text = t.as_str();
+            assert_eq!(text.len(), 16);
+            assert!(
+                text.starts_with("400005") && text.ends_with("5556"),
+                "{text}"
+            );
+            assert!(!crate::pan::luhn_valid(text.as_bytes()), "{text}");
+            assert_eq!(t.to_string(), text);
+        }
+    }
+
+    #[test]
+    fn format_names_round_trip() {
+        // Stored on every record (`fmt`) and accepted from callers.
+        for format in [TokenFormat::Opaque, TokenFormat::Fpe] {
+            assert_eq!(TokenFormat::from_name(format.as_str()), Some(format));
+        }
+        assert_eq!(TokenFormat::from_name("fpe"), Some(TokenFormat::Fpe));
+        for other in ["", "Opaque", "FPE", "opaque ", "x"] {
+            assert_eq!(TokenFormat::from_name(other), None, "{other:?}");
+        }
+    }
+
+    #[test]
     fn opaque_round_trips_through_parse() {
         for _ in 0..1000 {
             let t = Token::new_opaque(&OsRandom);

@@ -749,3 +749,96 @@ fn an_expiry_removed_from_a_record_does_not_revive_it() {
         Err(Error::Integrity(_))
     ));
 }
+
+/// An fpe token of `len` digits with the given first 6 and last 4, its
+/// middle chosen so that it fails the Luhn check.
+fn fpe_token(front: &str, back: &str, len: usize) -> Token {
+    (0..10u32)
+        .map(|d| {
+            let middle = d.to_string().repeat(len - front.len() - back.len());
+            format!("{front}{middle}{back}")
+        })
+        .find_map(|t| Token::parse(&t).ok())
+        .expect("one middle digit fails the Luhn check")
+}
+
+#[test]
+fn import_checks_that_the_token_fits_its_pan() {
+    let f = fixture();
+    let rt = rt();
+    let card = "4000056655665556";
+    let fpe = request(card, TokenFormat::Fpe);
+    let fits = fpe_token("400005", "5556", 16);
+    assert_eq!(
+        rt.block_on(f.tokenizer.import(fits.clone(), &fpe))
+            .expect("a fitting fpe token imports")
+            .token,
+        fits
+    );
+    let mismatch =
+        |token: Token, req: &TokenizeRequest| rt.block_on(f.tokenizer.import(token, req)).err();
+    // Wrong BIN, wrong last 4, wrong length: each alone is refused.
+    for wrong in [
+        fpe_token("411111", "5556", 16),
+        fpe_token("400005", "1111", 16),
+        fpe_token("400005", "5556", 17),
+    ] {
+        assert_eq!(mismatch(wrong, &fpe), Some(Error::TokenMismatch));
+    }
+    // A format other than the request's is refused both ways.
+    let opaque_request = request(card, TokenFormat::Opaque);
+    assert_eq!(
+        mismatch(fpe_token("400005", "5556", 16), &opaque_request),
+        Some(Error::TokenMismatch)
+    );
+    let opaque = Token::parse("tok_00000000000000000000000002").expect("token");
+    assert_eq!(mismatch(opaque, &fpe), Some(Error::TokenMismatch));
+}
+
+#[test]
+fn a_full_batch_is_accepted_and_one_more_is_not() {
+    let f = fixture();
+    let rt = rt();
+    let full = vec![request("4111111111111111", TokenFormat::Opaque); MAX_BATCH_ITEMS];
+    let out = rt
+        .block_on(f.tokenizer.tokenize_batch(&full))
+        .expect("100 items");
+    assert_eq!(out.len(), MAX_BATCH_ITEMS);
+    let one = rt
+        .block_on(f.tokenizer.tokenize(&full[0]))
+        .expect("t")
+        .token;
+    let tokens = vec![one; MAX_BATCH_ITEMS];
+    assert!(rt.block_on(f.detokenizer.detokenize_batch(&tokens)).is_ok());
+    let mut over = tokens.clone();
+    over.push(over[0].clone());
+    assert_eq!(
+        rt.block_on(f.detokenizer.detokenize_batch(&over)).err(),
+        Some(Error::BatchTooLarge)
+    );
+}
+
+#[test]
+fn only_transient_failures_are_retryable() {
+    let transient = [
+        Error::Contention,
+        Error::Vault(VaultError::Unavailable("throttled".into())),
+        Error::Keys(KeyError::Unavailable("throttled".into())),
+    ];
+    for e in transient {
+        assert!(e.is_retryable(), "{e:?}");
+    }
+    let lasting = [
+        Error::NotFound,
+        Error::Conflict,
+        Error::DedupConflict,
+        Error::BatchTooLarge,
+        Error::Vault(VaultError::AccessDenied("denied".into())),
+        Error::Vault(VaultError::Corrupt("bad".into())),
+        Error::Keys(KeyError::KeyUnusable("disabled".into())),
+        Error::Keys(KeyError::InvalidCiphertext),
+    ];
+    for e in lasting {
+        assert!(!e.is_retryable(), "{e:?}");
+    }
+}
