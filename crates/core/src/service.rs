@@ -314,19 +314,8 @@ impl Tokenizer {
         token: Token,
         request: &TokenizeRequest,
     ) -> Result<Tokenized, Error> {
-        if !token_fits(&token, request) {
-            return Err(Error::TokenMismatch);
-        }
-        check_format(request)?;
-        let now = self.ports.clock.now_secs();
-        let expires_at = request.expiry.resolve(now)?;
-        let key = request
-            .dedupe
-            .then(|| self.index_key(&request.scope, &request.pan, request.format));
-        let record = self
-            .seal_as(token, request, now, expires_at, key.as_ref())
-            .await?;
-        let written = self.store(&record, key.as_ref()).await;
+        let (record, entry) = self.seal_for_import(Some(token), request).await?;
+        let written = self.store(&record, entry.map(|e| e.key).as_ref()).await;
         match written {
             Ok(()) => Ok(Tokenized {
                 token: record.token,
