@@ -263,10 +263,15 @@ impl Function for Tokenize {
     }
 
     async fn build(config: Config, cold: &ColdStart) -> Result<Tokenize, InitError> {
-        let keyring = cold.keyring(&config.key_id).await?;
+        // The key check and the secrets fetch at once (see `init::build_app`).
         // AWSCURRENT and, during a rotation, AWSPREVIOUS: index items not yet
         // re-indexed are still found under the previous key.
-        let keys = load_fingerprint_keys(&cold.clients.secrets, &config.secret_id).await?;
+        let secrets = async {
+            load_fingerprint_keys(&cold.clients.secrets, &config.secret_id)
+                .await
+                .map_err(InitError::from)
+        };
+        let (keyring, keys) = tokio::try_join!(cold.keyring(&config.key_id), secrets)?;
         info!(
             key_version = keys.current.version(),
             previous_key_version = keys.previous.as_ref().map(|k| k.version()),
