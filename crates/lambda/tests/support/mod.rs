@@ -44,10 +44,11 @@ pub struct Stack {
     pub keyring: Arc<MemoryKeyRing>,
 }
 
-/// The allow-lists the tests use, over the events' API.
+/// The allow-lists the tests use, over the events' API (HTTP API stage
+/// `$default`, REST stage `prod`).
 pub fn access(lists: Vec<(&'static str, &str)>) -> Access {
     Access {
-        origin: ApiOrigin::parse("api", "$default").expect("origin"),
+        origin: ApiOrigin::parse("api", "prod,$default").expect("origin"),
         lists: lists
             .into_iter()
             .map(|(var, name)| (var, AllowList::parse(&role(name)).expect("allow-list")))
