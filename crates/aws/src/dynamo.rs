@@ -11,7 +11,7 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::primitives::Blob;
-use aws_sdk_dynamodb::types::{AttributeValue, Delete, KeysAndAttributes, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, KeysAndAttributes, TransactWriteItem};
 use tessera_core::{
     Brand, CreateError, ErasingVault, Fingerprint, IndexEntry, IndexKey, IssuingVault, Metadata,
     ReadingVault, Token, TokenDescription, TokenFacts, TokenFormat, VaultError, VaultRecord,
@@ -40,6 +40,10 @@ mod attr {
     pub const TOKEN: &str = "tok";
     pub const KEY_VERSION: &str = "kfv";
 }
+
+/// The `fmt` of the husk a writer leaves of a record it abandoned. In `fmt`
+/// because every read (describe's projection included) sees that attribute.
+const VOID_FORMAT: &str = "void";
 
 /// The attributes of a record a tokenize caller may read: everything but
 /// `ct`, `dk` and `fp`. The tokenize role's IAM policy allows exactly these.
@@ -152,6 +156,46 @@ fn index_item(e: &IndexEntry) -> Item {
         item.insert(attr::EXPIRES.into(), n(exp));
     }
     item
+}
+
+/// What is left of a record its writer abandoned: the key, a marker and an
+/// expiry of now, so TTL removes it; no ciphertext, key or facts.
+fn void_item(token: &Token, now: i64) -> Item {
+    Item::from([
+        (attr::PK.into(), record_pk(token)),
+        (attr::FORMAT.into(), s(VOID_FORMAT)),
+        (attr::EXPIRES.into(), n(now)),
+    ])
+}
+
+/// Whether an item is a record rather than the husk of an abandoned one.
+fn is_live_item(item: &Item) -> bool {
+    item.get(attr::FORMAT)
+        .and_then(|v| v.as_s().ok())
+        .map(String::as_str)
+        != Some(VOID_FORMAT)
+}
+
+/// A conditional put's outcome: a failed condition becomes `refused`.
+fn conditional<T>(
+    result: Result<
+        T,
+        aws_sdk_dynamodb::error::SdkError<PutItemError, aws_smithy_runtime_api::http::Response>,
+    >,
+    refused: CreateError,
+) -> Result<(), CreateError> {
+    match result {
+        Ok(_) => Ok(()),
+        Err(err)
+            if matches!(
+                err.as_service_error(),
+                Some(PutItemError::ConditionalCheckFailedException(_))
+            ) =>
+        {
+            Err(refused)
+        }
+        Err(err) => Err(CreateError::Vault(vault_error(&err))),
+    }
 }
 
 fn corrupt(what: &str) -> VaultError {
@@ -319,15 +363,6 @@ impl DynamoVault {
             .map_err(|e| vault_error(&e))?;
         Ok(out.item)
     }
-
-    fn put(&self, item: Item, condition: &str) -> Result<Put, VaultError> {
-        Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression(condition)
-            .build()
-            .map_err(|e| VaultError::Other(e.to_string()))
-    }
 }
 
 #[async_trait]
@@ -340,39 +375,6 @@ impl IssuingVault for DynamoVault {
             .transpose()
     }
 
-    async fn create_with_index(
-        &self,
-        record: &VaultRecord,
-        index: &IndexEntry,
-        now: i64,
-    ) -> Result<(), CreateError> {
-        let record_put = self.put(record_item(record), "attribute_not_exists(pk)")?;
-        // An expired index item may be replaced: dedup never returns an expired token.
-        let index_put = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(index_item(index)))
-            .condition_expression("attribute_not_exists(pk) OR #exp <= :now")
-            .expression_attribute_names("#exp", attr::EXPIRES)
-            .expression_attribute_values(":now", n(now))
-            .build()
-            .map_err(|e| VaultError::Other(e.to_string()))?;
-        let result = self
-            .client
-            .transact_write_items()
-            .transact_items(TransactWriteItem::builder().put(record_put).build())
-            .transact_items(TransactWriteItem::builder().put(index_put).build())
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(err) => match err.as_service_error().and_then(cancelled_items).as_deref() {
-                Some([true, ..]) => Err(CreateError::RecordExists),
-                Some([_, true, ..]) => Err(CreateError::IndexExists),
-                _ => Err(CreateError::Vault(vault_error(&err))),
-            },
-        }
-    }
-
     async fn create(&self, record: &VaultRecord) -> Result<(), CreateError> {
         let result = self
             .client
@@ -382,23 +384,60 @@ impl IssuingVault for DynamoVault {
             .condition_expression("attribute_not_exists(pk)")
             .send()
             .await;
+        conditional(result, CreateError::RecordExists)
+    }
+
+    async fn create_index(&self, index: &IndexEntry, now: i64) -> Result<(), CreateError> {
+        // An expired index item may be replaced: dedup never returns an expired token.
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(index_item(index)))
+            .condition_expression("attribute_not_exists(pk) OR #exp <= :now")
+            .expression_attribute_names("#exp", attr::EXPIRES)
+            .expression_attribute_values(":now", n(now))
+            .send()
+            .await;
+        conditional(result, CreateError::IndexExists)
+    }
+
+    async fn abandon(&self, record: &VaultRecord, now: i64) -> Result<(), VaultError> {
+        // Only the record this writer made: same token and fingerprint.
+        let fp = record
+            .fingerprint
+            .as_ref()
+            .map(Fingerprint::to_hex)
+            .ok_or_else(|| VaultError::Other("only an indexed record is abandoned".into()))?;
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(void_item(&record.token, now)))
+            .condition_expression("#fp = :fp")
+            .expression_attribute_names("#fp", attr::FINGERPRINT)
+            .expression_attribute_values(":fp", s(fp))
+            .send()
+            .await;
         match result {
             Ok(_) => Ok(()),
+            // Already voided (or erased): nothing of the PAN is left to remove.
             Err(err)
                 if matches!(
                     err.as_service_error(),
                     Some(PutItemError::ConditionalCheckFailedException(_))
                 ) =>
             {
-                Err(CreateError::RecordExists)
+                Ok(())
             }
-            Err(err) => Err(CreateError::Vault(vault_error(&err))),
+            Err(err) => Err(vault_error(&err)),
         }
     }
 
     async fn describe(&self, token: &Token) -> Result<Option<TokenDescription>, VaultError> {
         self.get_projected(record_pk(token), DESCRIBE_ATTRIBUTES, true)
             .await?
+            .filter(is_live_item)
             .map(|item| parse_facts(&item))
             .transpose()
     }
@@ -416,7 +455,11 @@ impl ReadingVault for DynamoVault {
             .send()
             .await
             .map_err(|e| vault_error(&e))?;
-        out.item.as_ref().map(parse_record).transpose()
+        out.item
+            .as_ref()
+            .filter(|item| is_live_item(item))
+            .map(parse_record)
+            .transpose()
     }
 
     async fn get_many(&self, tokens: &[Token]) -> Result<Vec<Option<VaultRecord>>, VaultError> {
@@ -456,6 +499,9 @@ impl ReadingVault for DynamoVault {
                 .remove(&self.table)
                 .unwrap_or_default()
             {
+                if !is_live_item(&item) {
+                    continue;
+                }
                 let record = parse_record(&item)?;
                 found.insert(record.token.as_str().to_owned(), record);
             }
