@@ -130,8 +130,10 @@ pub async fn build_app<F: Function>(
         table,
         vault_id,
     };
-    cold.vault().check().await.map_err(InitError::Table)?;
-    let function = F::build(config, &cold).await?;
+    // The table check and the function's own checks and key loads run at
+    // once: cold start waits for the slowest call, not for their sum.
+    let table_checked = async { cold.vault().check().await.map_err(InitError::Table) };
+    let ((), function) = tokio::try_join!(table_checked, F::build(config, &cold))?;
     let access = Access {
         origin,
         lists,

@@ -253,8 +253,13 @@ impl Function for Tokenize {
     }
 
     async fn build(config: Config, cold: &ColdStart) -> Result<Tokenize, InitError> {
-        let keyring = cold.keyring(&config.key_id).await?;
-        let key = load_fingerprint_key(&cold.clients.secrets, &config.secret_id).await?;
+        // The key check and the secret fetch at once (see `init::build_app`).
+        let secret = async {
+            load_fingerprint_key(&cold.clients.secrets, &config.secret_id)
+                .await
+                .map_err(InitError::from)
+        };
+        let (keyring, key) = tokio::try_join!(cold.keyring(&config.key_id), secret)?;
         info!(key_version = key.version(), "fingerprint key loaded");
         let tokenizer = Tokenizer::new(
             cold.ports(),
