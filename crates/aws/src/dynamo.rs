@@ -12,7 +12,7 @@ use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, Delete, KeysAndAttributes, Put, PutRequest, TransactWriteItem, WriteRequest,
+    AttributeValue, Delete, KeysAndAttributes, PutRequest, TransactWriteItem, WriteRequest,
 };
 use tessera_core::{
     Brand, CreateError, DedupScope, ErasingVault, Fingerprint, IndexEntry, IndexKey, IndexWrite,
@@ -43,6 +43,10 @@ mod attr {
     pub const KEY_VERSION: &str = "kfv";
     pub const SCOPE: &str = "sc";
 }
+
+/// The `fmt` of the husk a writer leaves of a record it abandoned. In `fmt`
+/// because every read (describe's projection included) sees that attribute.
+const VOID_FORMAT: &str = "void";
 
 /// The attributes of a record a tokenize caller may read: everything but
 /// `ct`, `dk` and `fp`. The tokenize role's IAM policy allows exactly these.
@@ -188,6 +192,46 @@ fn get_scope(item: &Item) -> Result<Option<DedupScope>, VaultError> {
         .transpose()
 }
 
+/// What is left of a record its writer abandoned: the key, a marker and an
+/// expiry of now, so TTL removes it; no ciphertext, key or facts.
+fn void_item(token: &Token, now: i64) -> Item {
+    Item::from([
+        (attr::PK.into(), record_pk(token)),
+        (attr::FORMAT.into(), s(VOID_FORMAT)),
+        (attr::EXPIRES.into(), n(now)),
+    ])
+}
+
+/// Whether an item is a record rather than the husk of an abandoned one.
+fn is_live_item(item: &Item) -> bool {
+    item.get(attr::FORMAT)
+        .and_then(|v| v.as_s().ok())
+        .map(String::as_str)
+        != Some(VOID_FORMAT)
+}
+
+/// A conditional put's outcome: a failed condition becomes `refused`.
+fn conditional<T>(
+    result: Result<
+        T,
+        aws_sdk_dynamodb::error::SdkError<PutItemError, aws_smithy_runtime_api::http::Response>,
+    >,
+    refused: CreateError,
+) -> Result<(), CreateError> {
+    match result {
+        Ok(_) => Ok(()),
+        Err(err)
+            if matches!(
+                err.as_service_error(),
+                Some(PutItemError::ConditionalCheckFailedException(_))
+            ) =>
+        {
+            Err(refused)
+        }
+        Err(err) => Err(CreateError::Vault(vault_error(&err))),
+    }
+}
+
 fn corrupt(what: &str) -> VaultError {
     VaultError::Corrupt(format!("attribute {what} is missing or malformed"))
 }
@@ -298,7 +342,9 @@ fn parse_scanned(item: &Item) -> ScannedItem {
         .and_then(|v| v.as_s().ok())
         .cloned()
         .unwrap_or_default();
-    let parsed = if pk.starts_with("t#") {
+    let parsed = if pk.starts_with("t#") && !is_live_item(item) {
+        Ok(ScannedItem::Void)
+    } else if pk.starts_with("t#") {
         parse_record(item).map(ScannedItem::Record)
     } else if let Some(key) = IndexKey::from_storage_key(&pk) {
         parse_index(&key, item).map(ScannedItem::Index)
@@ -499,23 +545,6 @@ impl DynamoVault {
         }
         Ok(())
     }
-
-    /// A record's put: only where its token is free, or already holds this
-    /// very record. The ciphertext carries a fresh random nonce, so an equal
-    /// one is our own earlier attempt: the SDK's retry of a write that was
-    /// applied but whose reply was lost (a 500 or a timeout) then succeeds,
-    /// where it would otherwise look like a token collision and leave a
-    /// record no caller was told about.
-    fn record_put(&self, record: &VaultRecord) -> Result<Put, VaultError> {
-        Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(record_item(record)))
-            .condition_expression(RECORD_CONDITION)
-            .expression_attribute_names("#ct", attr::CIPHERTEXT)
-            .expression_attribute_values(":ct", ciphertext(record))
-            .build()
-            .map_err(|e| VaultError::Other(e.to_string()))
-    }
 }
 
 #[async_trait]
@@ -528,43 +557,12 @@ impl IssuingVault for DynamoVault {
             .transpose()
     }
 
-    async fn create_with_index(
-        &self,
-        record: &VaultRecord,
-        index: &IndexEntry,
-        now: i64,
-    ) -> Result<(), CreateError> {
-        let record_put = self.record_put(record)?;
-        // An expired index item may be replaced: dedup never returns an
-        // expired token. One already naming this token is our own retry (the
-        // record's condition proves it: both hold, or the transaction fails).
-        let index_put = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(index_item(index)))
-            .condition_expression("attribute_not_exists(pk) OR #exp <= :now OR #tok = :tok")
-            .expression_attribute_names("#exp", attr::EXPIRES)
-            .expression_attribute_names("#tok", attr::TOKEN)
-            .expression_attribute_values(":now", n(now))
-            .expression_attribute_values(":tok", s(index.token.as_str()))
-            .build()
-            .map_err(|e| VaultError::Other(e.to_string()))?;
-        let result = self
-            .client
-            .transact_write_items()
-            .transact_items(TransactWriteItem::builder().put(record_put).build())
-            .transact_items(TransactWriteItem::builder().put(index_put).build())
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(err) => match err.as_service_error().and_then(cancelled_items).as_deref() {
-                Some([true, ..]) => Err(CreateError::RecordExists),
-                Some([_, true, ..]) => Err(CreateError::IndexExists),
-                _ => Err(CreateError::Vault(vault_error(&err))),
-            },
-        }
-    }
-
+    /// Only where the token is free, or already holds this very record. The
+    /// ciphertext carries a fresh random nonce, so an equal one is our own
+    /// earlier attempt: the SDK's retry of a write that was applied but whose
+    /// reply was lost (a 500 or a timeout) then succeeds, where it would
+    /// otherwise look like a token collision and leave a record no caller
+    /// was told about.
     async fn create(&self, record: &VaultRecord) -> Result<(), CreateError> {
         let result = self
             .client
@@ -576,23 +574,64 @@ impl IssuingVault for DynamoVault {
             .expression_attribute_values(":ct", ciphertext(record))
             .send()
             .await;
+        conditional(result, CreateError::RecordExists)
+    }
+
+    async fn create_index(&self, index: &IndexEntry, now: i64) -> Result<(), CreateError> {
+        // An expired index item may be replaced: dedup never returns an
+        // expired token. One already naming this token is this writer's own
+        // put, retried by the SDK after a lost reply.
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(index_item(index)))
+            .condition_expression("attribute_not_exists(pk) OR #exp <= :now OR #tok = :tok")
+            .expression_attribute_names("#exp", attr::EXPIRES)
+            .expression_attribute_names("#tok", attr::TOKEN)
+            .expression_attribute_values(":now", n(now))
+            .expression_attribute_values(":tok", s(index.token.as_str()))
+            .send()
+            .await;
+        conditional(result, CreateError::IndexExists)
+    }
+
+    async fn abandon(&self, record: &VaultRecord, now: i64) -> Result<(), VaultError> {
+        // Only the record this writer made: same token and fingerprint.
+        let fp = record
+            .fingerprint
+            .as_ref()
+            .map(Fingerprint::to_hex)
+            .ok_or_else(|| VaultError::Other("only an indexed record is abandoned".into()))?;
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(void_item(&record.token, now)))
+            .condition_expression("#fp = :fp")
+            .expression_attribute_names("#fp", attr::FINGERPRINT)
+            .expression_attribute_values(":fp", s(fp))
+            .send()
+            .await;
         match result {
             Ok(_) => Ok(()),
+            // Already voided (or erased): nothing of the PAN is left to remove.
             Err(err)
                 if matches!(
                     err.as_service_error(),
                     Some(PutItemError::ConditionalCheckFailedException(_))
                 ) =>
             {
-                Err(CreateError::RecordExists)
+                Ok(())
             }
-            Err(err) => Err(CreateError::Vault(vault_error(&err))),
+            Err(err) => Err(vault_error(&err)),
         }
     }
 
     async fn describe(&self, token: &Token) -> Result<Option<TokenDescription>, VaultError> {
         self.get_projected(record_pk(token), DESCRIBE_ATTRIBUTES, true)
             .await?
+            .filter(is_live_item)
             .map(|item| parse_facts(&item))
             .transpose()
     }
@@ -610,13 +649,20 @@ impl ReadingVault for DynamoVault {
             .send()
             .await
             .map_err(|e| vault_error(&e))?;
-        out.item.as_ref().map(parse_record).transpose()
+        out.item
+            .as_ref()
+            .filter(|item| is_live_item(item))
+            .map(parse_record)
+            .transpose()
     }
 
     async fn get_many(&self, tokens: &[Token]) -> Result<Vec<Option<VaultRecord>>, VaultError> {
         let keys = tokens.iter().map(record_pk).collect();
         let mut found: HashMap<String, VaultRecord> = HashMap::new();
         for item in self.batch_get(keys, None).await? {
+            if !is_live_item(&item) {
+                continue;
+            }
             let record = parse_record(&item)?;
             found.insert(record.token.as_str().to_owned(), record);
         }
@@ -633,6 +679,7 @@ impl ErasingVault for DynamoVault {
         let Some(item) = self
             .get_projected(record_pk(token), DELETE_ATTRIBUTES, true)
             .await?
+            .filter(is_live_item)
         else {
             return Ok(false);
         };

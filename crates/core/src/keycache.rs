@@ -7,6 +7,7 @@
 //! entries past that bound, so an expired key does not wait in memory for
 //! LRU eviction or for its own lookup.
 
+use std::collections::HashMap;
 use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -176,6 +177,10 @@ pub struct DecryptionKeyCache {
     keyring: Arc<dyn DataKeyUnwrapper>,
     limits: CacheLimits,
     entries: Mutex<UnwrappedKeys>,
+    // One async lock per wrapped key being unwrapped: concurrent misses on
+    // one key (a batch whose records share a data key) cost one KMS call,
+    // while distinct keys still unwrap in parallel.
+    unwrapping: Mutex<HashMap<[u8; 32], Arc<futures::lock::Mutex<()>>>>,
     counters: Counters,
 }
 
@@ -190,6 +195,7 @@ impl DecryptionKeyCache {
                 lru: LruCache::new(capacity),
                 oldest: i64::MAX,
             }),
+            unwrapping: Mutex::new(HashMap::new()),
             counters: Counters::default(),
         }
     }
@@ -201,20 +207,49 @@ impl DecryptionKeyCache {
         now_millis: i64,
     ) -> Result<Arc<CipherKey>, KeyError> {
         let digest: [u8; 32] = Sha256::digest(wrapped.as_bytes()).into();
-        {
-            let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-            // Expired keys leave memory now, not when evicted or looked up.
-            entries.sweep(now_millis, self.limits.max_age_millis);
-            // The sweep leaves no stale entry; the age is checked again anyway.
-            if let Some((key, added)) = entries.lru.get(&digest)
-                && now_millis.saturating_sub(*added) < self.limits.max_age_millis
-            {
-                self.counters.cache_hits.fetch_add(1, Ordering::Relaxed);
-                return Ok(Arc::clone(key));
-            }
+        if let Some(key) = self.cached(&digest, now_millis) {
+            return Ok(key);
         }
-        // Not holding the lock across the call: a batch can unwrap several
-        // distinct keys at once. Two racing misses on one key cost one extra call.
+        let gate = {
+            let mut unwrapping = self.unwrapping.lock().unwrap_or_else(|p| p.into_inner());
+            Arc::clone(unwrapping.entry(digest).or_default())
+        };
+        let unwrapped = {
+            let _turn = gate.lock().await;
+            // Whoever held the lock before may have unwrapped this key.
+            match self.cached(&digest, now_millis) {
+                Some(key) => Ok(key),
+                None => self.unwrap(wrapped, digest, now_millis).await,
+            }
+        };
+        let mut unwrapping = self.unwrapping.lock().unwrap_or_else(|p| p.into_inner());
+        // Clones are taken under this lock, so two holders (the map and
+        // this call) mean no one else waits on the gate.
+        if Arc::strong_count(&gate) <= 2 {
+            unwrapping.remove(&digest);
+        }
+        unwrapped
+    }
+
+    fn cached(&self, digest: &[u8; 32], now_millis: i64) -> Option<Arc<CipherKey>> {
+        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        // Expired keys leave memory now, not when evicted or looked up.
+        entries.sweep(now_millis, self.limits.max_age_millis);
+        // The sweep leaves no stale entry; the age is checked again anyway.
+        let (key, added) = entries.lru.get(digest)?;
+        if now_millis.saturating_sub(*added) >= self.limits.max_age_millis {
+            return None;
+        }
+        self.counters.cache_hits.fetch_add(1, Ordering::Relaxed);
+        Some(Arc::clone(key))
+    }
+
+    async fn unwrap(
+        &self,
+        wrapped: &WrappedKey,
+        digest: [u8; 32],
+        now_millis: i64,
+    ) -> Result<Arc<CipherKey>, KeyError> {
         self.counters.unwrap_calls.fetch_add(1, Ordering::Relaxed);
         let plain = self.keyring.unwrap(wrapped).await?;
         let key = Arc::new(CipherKey::new(&plain, wrapped.clone()));

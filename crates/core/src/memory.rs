@@ -25,7 +25,7 @@ use crate::token::Token;
 pub struct VaultStats {
     /// Reads (index reads, gets, describes; a batch counts once).
     pub reads: u64,
-    /// Writes (a record-plus-index create counts once, as one transaction).
+    /// Writes (each conditional put or delete counts once).
     pub writes: u64,
 }
 
@@ -66,6 +66,16 @@ impl MemoryVault {
         self.lock()
             .values()
             .filter(|i| matches!(i, Item::Record(_)))
+            .count()
+    }
+
+    /// How many index items name a token with no record: always 0, since a
+    /// record is written before the index item that names it.
+    pub fn dangling_index_count(&self) -> usize {
+        let items = self.lock();
+        items
+            .values()
+            .filter(|i| matches!(i, Item::Index(e) if !items.contains_key(&record_key(&e.token))))
             .count()
     }
 
@@ -118,28 +128,6 @@ impl IssuingVault for MemoryVault {
         })
     }
 
-    async fn create_with_index(
-        &self,
-        record: &VaultRecord,
-        index: &IndexEntry,
-        now: i64,
-    ) -> Result<(), CreateError> {
-        self.writes.fetch_add(1, Ordering::Relaxed);
-        let mut items = self.lock();
-        let (rk, ik) = (record_key(&record.token), index.key.storage_key());
-        if items.contains_key(&rk) {
-            return Err(CreateError::RecordExists);
-        }
-        if let Some(Item::Index(existing)) = items.get(&ik)
-            && !is_expired(existing.expires_at, now)
-        {
-            return Err(CreateError::IndexExists);
-        }
-        items.insert(rk, Item::Record(record.clone()));
-        items.insert(ik, Item::Index(index.clone()));
-        Ok(())
-    }
-
     async fn create(&self, record: &VaultRecord) -> Result<(), CreateError> {
         self.writes.fetch_add(1, Ordering::Relaxed);
         let mut items = self.lock();
@@ -148,6 +136,26 @@ impl IssuingVault for MemoryVault {
             return Err(CreateError::RecordExists);
         }
         items.insert(rk, Item::Record(record.clone()));
+        Ok(())
+    }
+
+    async fn create_index(&self, index: &IndexEntry, now: i64) -> Result<(), CreateError> {
+        self.writes.fetch_add(1, Ordering::Relaxed);
+        let mut items = self.lock();
+        let ik = index.key.storage_key();
+        if let Some(Item::Index(existing)) = items.get(&ik)
+            && !is_expired(existing.expires_at, now)
+        {
+            return Err(CreateError::IndexExists);
+        }
+        items.insert(ik, Item::Index(index.clone()));
+        Ok(())
+    }
+
+    async fn abandon(&self, record: &VaultRecord, _now: i64) -> Result<(), VaultError> {
+        self.writes.fetch_add(1, Ordering::Relaxed);
+        // DynamoDB keeps a husk until TTL removes it; here it goes at once.
+        self.lock().remove(&record_key(&record.token));
         Ok(())
     }
 

@@ -295,6 +295,7 @@ impl VaultCheck {
                     self.records.insert(r.token, view);
                 }
                 ScannedItem::Index(e) => self.index.push(e),
+                ScannedItem::Void => {}
                 ScannedItem::Malformed { pk, why } => self.malformed.push((pk, why)),
             }
         }

@@ -59,17 +59,21 @@ pub trait IssuingVault: Send + Sync {
     /// Reads the dedup index item for a fingerprint.
     async fn find_index(&self, key: &IndexKey) -> Result<Option<IndexEntry>, VaultError>;
 
-    /// Writes a record and its index item atomically: the record only if its
-    /// token is absent, the index only if absent or expired at `now`.
-    async fn create_with_index(
-        &self,
-        record: &VaultRecord,
-        index: &IndexEntry,
-        now: i64,
-    ) -> Result<(), CreateError>;
-
-    /// Writes a record if its token is absent (no index item: `dedupe: false`).
+    /// Writes a record if its token is absent. With dedup the tokenizer
+    /// writes the record first and its index item after it, so an index item
+    /// never points at a missing record.
     async fn create(&self, record: &VaultRecord) -> Result<(), CreateError>;
+
+    /// Writes a dedup index item if none is there or the one there expired
+    /// at `now`; [`CreateError::IndexExists`] if a live one is there.
+    async fn create_index(&self, index: &IndexEntry, now: i64) -> Result<(), CreateError>;
+
+    /// Voids a record this writer created and never handed out (it lost the
+    /// dedup race): its ciphertext and wrapped key are overwritten at once
+    /// and the husk expires at `now`, so the vault keeps one copy of the PAN.
+    /// A put, not a delete: the tokenize role has no `DeleteItem`. Only ever
+    /// called on a record no index item names.
+    async fn abandon(&self, record: &VaultRecord, now: i64) -> Result<(), VaultError>;
 
     /// Reads only the non-sensitive facts of a record (never `ct`, `dk`, `fp`).
     async fn describe(&self, token: &Token) -> Result<Option<TokenDescription>, VaultError>;
@@ -99,6 +103,9 @@ pub enum ScannedItem {
     Record(VaultRecord),
     /// A dedup index item (`f#…`).
     Index(IndexEntry),
+    /// The husk of a record its writer voided after losing a dedup race: no
+    /// ciphertext, no key, expired; TTL removes it and nothing names it.
+    Void,
     /// An item that does not parse; `why` names the attribute, never a value.
     Malformed {
         /// The item's partition key.

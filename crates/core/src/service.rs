@@ -483,19 +483,39 @@ impl Tokenizer {
         })
     }
 
-    /// Writes a record: with its dedup index item (atomically) when `index`
-    /// is given, alone otherwise.
+    /// Writes a record and, with dedup, its index item after it: two
+    /// conditional puts rather than one transaction, which would cost twice
+    /// the write units. Record first, so an index item never names a missing
+    /// record. A writer that loses the race for the index voids its own
+    /// record, which no one was given, and reports [`CreateError::IndexExists`]
+    /// (the caller then reads the winner's token).
     async fn store(
         &self,
         record: &VaultRecord,
         index: Option<&IndexKey>,
     ) -> Result<(), CreateError> {
+        self.vault.create(record).await?;
         let Some(key) = index else {
-            return self.vault.create(record).await;
+            return Ok(());
         };
         let entry = self.index_entry(record, key.clone());
         let now = record.facts.created_at;
-        self.vault.create_with_index(record, &entry, now).await
+        match self.vault.create_index(&entry, now).await {
+            Err(CreateError::IndexExists) => {}
+            // On any other failure the record stays: whether the index was
+            // written is unknown, and voiding a record an index names would
+            // break that token. It expires with the token if never indexed.
+            other => return other,
+        }
+        // Taken: by another writer, or by this one if the SDK retried a put
+        // whose response was lost. Only another writer's index voids ours.
+        match self.vault.find_index(key).await? {
+            Some(found) if found.token == record.token => Ok(()),
+            _ => {
+                self.vault.abandon(record, now).await?;
+                Err(CreateError::IndexExists)
+            }
+        }
     }
 
     async fn seal(

@@ -152,9 +152,9 @@ fn dedup_costs() {
     let rt = rt();
     let req = TokenizeRequest::new(pan("4111111111111111"));
     rt.block_on(f.tokenizer.tokenize(&req)).expect("miss");
-    // A miss: one index read and one atomic write.
+    // A miss: one index read, then two conditional puts (record, then index).
     assert_eq!(f.vault.stats().reads, 1);
-    assert_eq!(f.vault.stats().writes, 1);
+    assert_eq!(f.vault.stats().writes, 2);
     assert_eq!(f.keyring.calls(), (1, 0));
     let before = (f.vault.stats(), f.tokenizer.key_stats());
     rt.block_on(f.tokenizer.tokenize(&req)).expect("hit");
@@ -201,6 +201,7 @@ struct RacingVault {
     inner: MemoryVault,
     all_read: tokio::sync::Barrier,
     first_reads: std::sync::atomic::AtomicUsize,
+    index_puts: std::sync::atomic::AtomicU64,
     lost: std::sync::atomic::AtomicU64,
 }
 
@@ -217,13 +218,10 @@ impl IssuingVault for RacingVault {
         }
         found
     }
-    async fn create_with_index(
-        &self,
-        record: &VaultRecord,
-        index: &IndexEntry,
-        now: i64,
-    ) -> Result<(), CreateError> {
-        let result = self.inner.create_with_index(record, index, now).await;
+    async fn create_index(&self, index: &IndexEntry, now: i64) -> Result<(), CreateError> {
+        self.index_puts
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let result = self.inner.create_index(index, now).await;
         if matches!(result, Err(CreateError::IndexExists)) {
             self.lost.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
@@ -231,6 +229,9 @@ impl IssuingVault for RacingVault {
     }
     async fn create(&self, record: &VaultRecord) -> Result<(), CreateError> {
         self.inner.create(record).await
+    }
+    async fn abandon(&self, record: &VaultRecord, now: i64) -> Result<(), VaultError> {
+        self.inner.abandon(record, now).await
     }
     async fn describe(&self, token: &Token) -> Result<Option<TokenDescription>, VaultError> {
         self.inner.describe(token).await
@@ -244,6 +245,7 @@ fn concurrent_tokenizations_of_one_pan_give_one_token() {
         inner: MemoryVault::new(),
         all_read: tokio::sync::Barrier::new(WRITERS),
         first_reads: Default::default(),
+        index_puts: Default::default(),
         lost: Default::default(),
     });
     let key = FingerprintKey::new(&[9; 32], "v1").expect("key");
@@ -281,9 +283,12 @@ fn concurrent_tokenizations_of_one_pan_give_one_token() {
         out
     });
     // The race happened: every writer missed the index and tried its
-    // conditional write; all but one lost.
-    let stats = vault.inner.stats();
-    assert_eq!(stats.writes, WRITERS as u64, "conditional writes attempted");
+    // conditional index put; all but one lost.
+    assert_eq!(
+        vault.index_puts.load(std::sync::atomic::Ordering::Relaxed),
+        WRITERS as u64,
+        "conditional index puts attempted"
+    );
     assert_eq!(
         vault.lost.load(std::sync::atomic::Ordering::Relaxed),
         WRITERS as u64 - 1,
@@ -293,7 +298,9 @@ fn concurrent_tokenizations_of_one_pan_give_one_token() {
     let tokens: HashSet<&Token> = issued.iter().map(|t| &t.token).collect();
     assert_eq!(tokens.len(), 1);
     assert_eq!(issued.iter().filter(|t| t.created).count(), 1);
+    // The losers voided their own records: one copy of the PAN remains.
     assert_eq!(vault.inner.record_count(), 1);
+    assert_eq!(vault.inner.dangling_index_count(), 0);
 }
 
 #[test]
@@ -841,4 +848,105 @@ fn only_transient_failures_are_retryable() {
     for e in lasting {
         assert!(!e.is_retryable(), "{e:?}");
     }
+}
+
+/// A vault whose next index read misses, as when another writer indexes the
+/// same card between this writer's read and its own index put.
+struct RacedVault {
+    inner: Arc<MemoryVault>,
+    stale_reads: std::sync::atomic::AtomicUsize,
+    /// Whether `create_index` writes and then reports `IndexExists`, as when
+    /// the SDK retries a put whose first response was lost.
+    lost_response: bool,
+}
+
+#[async_trait::async_trait]
+impl IssuingVault for RacedVault {
+    async fn find_index(&self, key: &IndexKey) -> Result<Option<IndexEntry>, VaultError> {
+        use std::sync::atomic::Ordering;
+        if self
+            .stale_reads
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+        {
+            return Ok(None);
+        }
+        self.inner.find_index(key).await
+    }
+    async fn create(&self, record: &VaultRecord) -> Result<(), CreateError> {
+        self.inner.create(record).await
+    }
+    async fn create_index(&self, index: &IndexEntry, now: i64) -> Result<(), CreateError> {
+        let written = self.inner.create_index(index, now).await;
+        if self.lost_response && written.is_ok() {
+            return Err(CreateError::IndexExists);
+        }
+        written
+    }
+    async fn abandon(&self, record: &VaultRecord, now: i64) -> Result<(), VaultError> {
+        self.inner.abandon(record, now).await
+    }
+    async fn describe(&self, token: &Token) -> Result<Option<TokenDescription>, VaultError> {
+        self.inner.describe(token).await
+    }
+}
+
+fn raced_tokenizer(f: &Fixture, lost_response: bool) -> Tokenizer {
+    let key = FingerprintKey::new(&[9; 32], "v1").expect("key");
+    Tokenizer::new(
+        Ports {
+            clock: f.clock.clone(),
+            rng: Arc::new(SeededRandom::new(99)),
+            vault_id: "vault-a".into(),
+        },
+        Arc::new(RacedVault {
+            inner: f.vault.clone(),
+            stale_reads: 1.into(),
+            lost_response,
+        }),
+        f.keyring.clone(),
+        Fingerprinter::new(&key),
+        CacheLimits::default(),
+    )
+}
+
+#[test]
+fn a_writer_that_loses_the_index_race_returns_the_winners_token_and_voids_its_record() {
+    let f = fixture();
+    let rt = rt();
+    let req = TokenizeRequest::new(pan("4012888888881881"));
+    let winner = rt.block_on(f.tokenizer.tokenize(&req)).expect("winner");
+    let before = f.vault.stats();
+    let loser = rt
+        .block_on(raced_tokenizer(&f, false).tokenize(&req))
+        .expect("loser");
+    assert_eq!(loser.token, winner.token, "the winner's token");
+    assert!(!loser.created);
+    // Its record, the refused index put, and the record voided; then the
+    // index read that found the winner, and the next pass's read.
+    let after = f.vault.stats();
+    assert_eq!(after.writes - before.writes, 3);
+    assert_eq!(after.reads - before.reads, 2);
+    assert_eq!(f.vault.record_count(), 1, "one copy of the PAN");
+    assert_eq!(f.vault.dangling_index_count(), 0);
+    let back = rt
+        .block_on(f.detokenizer.detokenize(&loser.token))
+        .expect("detokenize");
+    assert_eq!(back.pan, pan("4012888888881881"));
+}
+
+#[test]
+fn a_retried_index_put_that_finds_its_own_item_keeps_the_record() {
+    let f = fixture();
+    let rt = rt();
+    let req = TokenizeRequest::new(pan("4012888888881881"));
+    let issued = rt
+        .block_on(raced_tokenizer(&f, true).tokenize(&req))
+        .expect("tokenize");
+    assert!(issued.created);
+    assert_eq!(f.vault.record_count(), 1);
+    assert_eq!(f.vault.dangling_index_count(), 0);
+    let hit = rt.block_on(f.tokenizer.tokenize(&req)).expect("hit");
+    assert_eq!(hit.token, issued.token);
+    assert!(rt.block_on(f.detokenizer.detokenize(&issued.token)).is_ok());
 }

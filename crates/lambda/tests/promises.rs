@@ -146,14 +146,13 @@ impl IssuingVault for FailingVault {
         self.check()?;
         self.inner.find_index(key).await
     }
-    async fn create_with_index(
-        &self,
-        r: &VaultRecord,
-        i: &IndexEntry,
-        now: i64,
-    ) -> Result<(), CreateError> {
+    async fn create_index(&self, i: &IndexEntry, now: i64) -> Result<(), CreateError> {
         self.check()?;
-        self.inner.create_with_index(r, i, now).await
+        self.inner.create_index(i, now).await
+    }
+    async fn abandon(&self, r: &VaultRecord, now: i64) -> Result<(), VaultError> {
+        self.check()?;
+        self.inner.abandon(r, now).await
     }
     async fn create(&self, r: &VaultRecord) -> Result<(), CreateError> {
         self.check()?;
