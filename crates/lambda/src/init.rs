@@ -57,6 +57,9 @@ pub enum InitError {
     /// The KMS key is missing, disabled or unreachable.
     #[error("KMS key check failed: {0}")]
     Key(tessera_core::KeyError),
+    /// The forward function's egress could not be set up.
+    #[error("forward: {0}")]
+    Forward(String),
 }
 
 /// What every function has at cold start: the AWS clients and the vault table.
