@@ -194,7 +194,7 @@ async fn answer(
         });
     }
     let response = match parts.uri.path() {
-        "/v1/charges" => {
+        p if p.starts_with("/v1/charges") => {
             // Echo the card number back, as some processors do.
             let card: String = body
                 .split('"')
