@@ -53,12 +53,7 @@ impl<'a> Template<'a> {
             parts.push(Part::Token(index));
             rest = &inner_start[close + CLOSE.len()..];
         }
-        if rest.contains(CLOSE) {
-            return Err(Problem::new(
-                Kind::InvalidBody,
-                "a `}}` in the body has no opening `{{`",
-            ));
-        }
+        // A `}}` alone is ordinary (JSON closes nested objects with it).
         if !rest.is_empty() {
             parts.push(Part::Text(rest));
         }
@@ -107,12 +102,7 @@ mod tests {
 
     #[test]
     fn refuses_broken_placeholders() {
-        for body in [
-            "{{tok_",
-            "x }} y",
-            "{{not a token}}",
-            "{{4111111111111111}}",
-        ] {
+        for body in ["{{tok_", "{{not a token}}", "{{4111111111111111}}"] {
             assert!(Template::parse(body).is_err(), "{body}");
         }
         assert!(
@@ -120,6 +110,12 @@ mod tests {
                 .expect("plain")
                 .tokens
                 .is_empty()
+        );
+        let nested = format!(r#"{{"card":{{"number":"{{{{{A}}}}}"}}}}"#);
+        let t = Template::parse(&nested).expect("nested JSON");
+        assert_eq!(
+            String::from_utf8_lossy(&t.expand(|_| "1")),
+            r#"{"card":{"number":"1"}}"#
         );
     }
 }
