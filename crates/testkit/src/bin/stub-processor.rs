@@ -19,7 +19,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     )
     .await?;
     std::fs::write(&ca_path, &stub.ca_pem)?;
-    println!("stub processor on https://localhost:{port}, test CA in {ca_path}");
+    println!("stub processor on https://processor.localhost:{port}, test CA in {ca_path}");
     let mut seen = 0;
     loop {
         tokio::time::sleep(Duration::from_millis(200)).await;
