@@ -624,3 +624,66 @@ async fn placeholders_and_card_numbers_are_refused_outside_the_body() {
     assert_eq!(h.vault.stats().reads, reads);
     assert_eq!(h.stub.received().len(), 0);
 }
+
+/// p50 of a sample, in microseconds.
+fn p(sample: &mut [u128], q: f64) -> u128 {
+    sample.sort_unstable();
+    let i = ((sample.len() as f64 - 1.0) * q).round() as usize;
+    sample[i.min(sample.len() - 1)]
+}
+
+#[tokio::test]
+#[ignore = "measurement: cargo test --release -p tessera-lambda --test forward -- --ignored --nocapture forward_overhead"]
+async fn forward_overhead_over_a_direct_call() {
+    use http::{HeaderMap, Method};
+    use tessera_lambda::forward::egress::Outbound;
+    use zeroize::Zeroizing;
+
+    const ROUNDS: usize = 300;
+    let h = harness().await;
+    let visa = h.token(VISA, Expiry::Never).await;
+    let direct = Egress::new(
+        h.resolver.clone(),
+        AddressPolicy::with_loopback_for_tests(),
+        Roots::TestCa(h.stub.ca_pem.clone()),
+    )
+    .expect("egress");
+    let template = format!(r#"{{"amount":1000,"card":{{"number":"{{{{{visa}}}}}"}}}}"#);
+    let plain = format!(r#"{{"amount":1000,"card":{{"number":"{VISA}"}}}}"#);
+    let url = h.url("processor.example", "/v1/charges");
+    let (mut d, mut f) = (Vec::with_capacity(ROUNDS), Vec::with_capacity(ROUNDS));
+    for i in 0..ROUNDS + 20 {
+        let mut headers = HeaderMap::new();
+        headers.insert("content-type", "application/json".parse().expect("header"));
+        let started = std::time::Instant::now();
+        let answer = direct
+            .send(Outbound {
+                method: Method::POST,
+                host: "processor.example".into(),
+                port: h.stub.addr.port(),
+                path_and_query: "/v1/charges".into(),
+                headers,
+                body: Zeroizing::new(plain.clone().into_bytes()),
+            })
+            .await
+            .expect("direct");
+        let direct_us = started.elapsed().as_micros();
+        assert_eq!(answer.status, 201);
+        let started = std::time::Instant::now();
+        let (status, _, _) = h.forward(url.clone(), &template).await;
+        let forward_us = started.elapsed().as_micros();
+        assert_eq!(status, 200);
+        if i >= 20 {
+            d.push(direct_us);
+            f.push(forward_us);
+        }
+        h.audit.lock().expect("log").clear();
+    }
+    let (d50, f50) = (p(&mut d, 0.5), p(&mut f, 0.5));
+    println!(
+        "direct TLS call p50 {d50} us p90 {} us; forward p50 {f50} us p90 {} us; overhead p50 {} us ({ROUNDS} rounds, memory vault)",
+        p(&mut d, 0.9),
+        p(&mut f, 0.9),
+        f50.saturating_sub(d50)
+    );
+}
