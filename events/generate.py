@@ -17,6 +17,9 @@ TOKENIZER = f"arn:aws:sts::{ACCOUNT}:assumed-role/payments-tokenizer/checkout-7f
 DETOKENIZER = f"arn:aws:sts::{ACCOUNT}:assumed-role/settlement-detokenizer/settle-2c91"
 ADMIN = f"arn:aws:sts::{ACCOUNT}:assumed-role/tessera-admin/erasure-51d0"
 STRANGER = f"arn:aws:sts::{ACCOUNT}:assumed-role/marketing-analytics/report-9e02"
+FORWARDER = f"arn:aws:sts::{ACCOUNT}:assumed-role/payments-forwarder/charge-4b17"
+# The dev stack's stub processor (scripts/dev; tests/replay.rs starts its own).
+STUB = "https://processor.localhost:18443"
 # Fixture tokens the dev bootstrap and the replay test seed (fixtures.json).
 FIXTURE_OPAQUE = "tok_0000000000000000000000000a"
 FIXTURE_FPE = "4111110000001111"
@@ -257,6 +260,30 @@ for kind, builder, token in (("rest", rest, FIXTURE_DELETE_V1), ("http", http, F
         builder("DELETE", f"/v1/tokens/{FIXTURE_OPAQUE}", "/v1/tokens/{token}", DETOKENIZER, None, {}, False,
                 {"token": FIXTURE_OPAQUE}),
         403, problem="forbidden")
+
+
+# Forward function: the stub processor receives the fixture's PAN; the
+# caller gets the stub's answer with the echoed card number masked.
+FORWARD_FIELDS = ["status", "headers", "body"]
+both("forward-stub", "forward", "POST", "/v1/forward", "/v1/forward", FORWARDER, 200,
+     payload={"url": f"{STUB}/v1/charges", "method": "POST",
+              "headers": {"content-type": "application/json", "idempotency-key": "order-A-1001"},
+              "body": body({"amount": 1000, "currency": "EUR", "card": {"number": "{{" + FIXTURE_OPAQUE + "}}"}}),
+              "reason": "charge order A-1001"},
+     fields=FORWARD_FIELDS, equals={"status": 201})
+both("forward-not-granted", "forward", "POST", "/v1/forward", "/v1/forward", FORWARDER, 403,
+     payload={"url": f"{STUB}/v2/payouts", "method": "POST",
+              "body": body({"card": "{{" + FIXTURE_OPAQUE + "}}"}), "reason": "payout"},
+     problem="destination-not-allowed")
+both("forward-unknown-token", "forward", "POST", "/v1/forward", "/v1/forward", FORWARDER, 404,
+     payload={"url": f"{STUB}/v1/charges", "method": "POST",
+              "body": body({"card": "{{" + UNKNOWN + "}}"}), "reason": "charge"},
+     problem="token-not-found")
+both("forward-placeholder-in-url", "forward", "POST", "/v1/forward", "/v1/forward", FORWARDER, 400,
+     payload={"url": f"{STUB}/v1/charges?card={{{{{FIXTURE_OPAQUE}}}}}", "method": "POST", "reason": "charge"},
+     problem="invalid-destination")
+both("forward-not-listed", "forward", "POST", "/v1/forward", "/v1/forward", STRANGER, 403,
+     payload={"url": f"{STUB}/v1/charges", "method": "POST", "reason": "charge"}, problem="forbidden")
 
 
 def main():

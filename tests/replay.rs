@@ -12,8 +12,9 @@ use tessera_aws::provision::{Fixture, import_fixtures};
 use tessera_core::{SystemClock, Token};
 use tessera_e2e::{env_reader, stack};
 use tessera_lambda::telemetry::{LogFormat, dispatch};
-use tessera_lambda::{Admin, Detokenize, Function, Serve, Tokenize, build_app};
+use tessera_lambda::{Admin, Detokenize, Forward, Function, Serve, Tokenize, build_app};
 use tessera_testkit::find_card_numbers;
+use tessera_testkit::stub::StubProcessor;
 use tracing_subscriber::fmt::MakeWriter;
 
 const EVENTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../events");
@@ -186,25 +187,61 @@ fn expected_audit(event: &Value, expect: &Value, body: &Value) -> Value {
     })
 }
 
+/// The port of the stub processor the forward events name (`STUB` in
+/// events/generate.py; scripts/dev runs its stub there too).
+const STUB_PORT: u16 = 18443;
+/// The forwarding role of the sample events.
+const FORWARDER_ROLE: &str = "arn:aws:iam::111122223333:role/payments-forwarder";
+
+/// The forward function's settings: the stub as its one destination, and
+/// the stub's test CA through the dev-only setting.
+fn forward_env(s: &tessera_e2e::Stack, ca_path: &str) -> HashMap<String, String> {
+    let mut env = s.env();
+    env.insert("TESSERA_FORWARD_ROLES".into(), FORWARDER_ROLE.into());
+    env.insert(
+        "TESSERA_FORWARD_DESTINATIONS".into(),
+        format!(r#"[{{"name":"stub","host":"processor.localhost","port":{STUB_PORT},"path_prefixes":["/v1/charges"],"methods":["POST"]}}]"#),
+    );
+    env.insert(
+        "TESSERA_FORWARD_GRANTS".into(),
+        format!("{FORWARDER_ROLE}=stub"),
+    );
+    env.insert("TESSERA_FORWARD_DEV_CA".into(), ca_path.into());
+    env
+}
+
 async fn app<F: Function>(s: &tessera_e2e::Stack, capture: &Capture) -> Box<dyn Serve> {
+    app_with::<F>(s, capture, s.env()).await
+}
+
+async fn app_with<F: Function>(
+    s: &tessera_e2e::Stack,
+    capture: &Capture,
+    env: HashMap<String, String>,
+) -> Box<dyn Serve> {
     let sink = capture.clone();
     let metrics: tessera_lambda::metrics::MetricsSink = Arc::new(move |line: String| {
         let mut sink = sink.clone();
         let _ = writeln!(sink, "{line}");
     });
     Box::new(
-        build_app::<F>(env_reader(s.env()), &s.sdk, metrics)
+        build_app::<F>(env_reader(env), &s.sdk, metrics)
             .await
             .expect("start"),
     )
 }
 
-async fn apps(s: &tessera_e2e::Stack, capture: &Capture) -> HashMap<&'static str, Box<dyn Serve>> {
+async fn apps(
+    s: &tessera_e2e::Stack,
+    capture: &Capture,
+    stub_ca: &str,
+) -> HashMap<&'static str, Box<dyn Serve>> {
     let mut apps = HashMap::new();
     for app in [
         app::<Tokenize>(s, capture).await,
         app::<Detokenize>(s, capture).await,
         app::<Admin>(s, capture).await,
+        app_with::<Forward>(s, capture, forward_env(s, stub_ca)).await,
     ] {
         apps.insert(app.name(), app);
     }
@@ -227,7 +264,13 @@ async fn every_event_gives_its_expected_response_and_no_log_leaks_a_pan() {
     // Debug level: the most verbose a deployment would plausibly run.
     let logs = dispatch(capture.clone(), LogFormat::Json, "debug");
     let _guard = tracing::dispatcher::set_default(&logs);
-    let apps = apps(&s, &capture).await;
+    let stub = StubProcessor::start(([127, 0, 0, 1], STUB_PORT).into(), &["processor.localhost"])
+        .await
+        .expect("the stub processor needs 127.0.0.1:18443 free");
+    let stub_ca =
+        std::env::temp_dir().join(format!("tessera-replay-ca-{}.pem", std::process::id()));
+    std::fs::write(&stub_ca, &stub.ca_pem).expect("write the stub CA");
+    let apps = apps(&s, &capture, &stub_ca.display().to_string()).await;
 
     let manifest: Vec<Value> = serde_json::from_str(
         &std::fs::read_to_string(format!("{EVENTS}/manifest.json")).expect("manifest"),
@@ -297,6 +340,17 @@ async fn every_event_gives_its_expected_response_and_no_log_leaks_a_pan() {
             }
         }
     }
+
+    // The forward events sent the fixture's PAN to the stub, and only those.
+    let received = stub.received();
+    assert_eq!(received.len(), 2, "one request per forward-stub event");
+    for r in &received {
+        assert!(
+            r.body.contains("\"number\":\"4111111111111111\""),
+            "the stub got the PAN"
+        );
+    }
+    let _ = std::fs::remove_file(&stub_ca);
 
     let text = capture.text();
     let audits = text

@@ -66,6 +66,8 @@
 
 mod chars;
 
+use std::borrow::Cow;
+
 pub(crate) use chars::{digit_value, is_ignorable};
 
 use chars::{ends_chain, is_separator};
@@ -93,24 +95,94 @@ const COUNTRY_CODE_MAX_DIGITS: usize = 3;
 /// assert!(!contains_card_number("call +44 20 7946 0958"));
 /// ```
 pub fn contains_card_number(text: &str) -> bool {
+    scan(text, |_| true)
+}
+
+/// `text` with every card number [`contains_card_number`] would find masked
+/// to its first six and last four digits: each digit between them becomes
+/// `*`, whatever script it was written in; separators, invisible characters
+/// and everything else stay as they were. A run of 12 or more digits is
+/// masked the same way, Luhn-valid or not. Borrowed when there was nothing
+/// to mask.
+///
+/// ```
+/// use tessera_core::mask_card_numbers;
+/// assert_eq!(mask_card_numbers("card 4111-1111-1111-1111 ok"), "card 4111-11**-****-1111 ok");
+/// assert_eq!(mask_card_numbers("settled 2026-11-26"), "settled 2026-11-26");
+/// ```
+pub fn mask_card_numbers(text: &str) -> Cow<'_, str> {
+    let mut out = mask_once(text);
+    // Masking splits a chain at the masked digits, so the kept digits can
+    // join the numbers around them into a new Luhn window; mask again until
+    // nothing is found. Each pass masks at least one digit, so it ends.
+    while let Cow::Owned(again) = mask_once(&out) {
+        out = Cow::Owned(again);
+    }
+    out
+}
+
+/// One masking pass of [`mask_card_numbers`].
+fn mask_once(text: &str) -> Cow<'_, str> {
+    let mut masked: Vec<usize> = Vec::new();
+    scan(text, |offsets| {
+        let keep_tail = offsets.len().saturating_sub(MASK_KEEP_LAST);
+        masked.extend(offsets.get(MASK_KEEP_FIRST..keep_tail).unwrap_or_default());
+        false
+    });
+    if masked.is_empty() {
+        return Cow::Borrowed(text);
+    }
+    masked.sort_unstable();
+    masked.dedup();
+    let mut out = String::with_capacity(text.len());
+    let mut next = masked.iter().peekable();
+    for (at, c) in text.char_indices() {
+        if next.peek() == Some(&&at) {
+            next.next();
+            out.push(MASK_CHAR);
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// Digits a masked card number keeps at its start: the BIN (PCI DSS 3.4.1).
+const MASK_KEEP_FIRST: usize = 6;
+/// Digits a masked card number keeps at its end.
+const MASK_KEEP_LAST: usize = 4;
+/// What a masked digit becomes. It separates groups like any punctuation, so
+/// the digits kept on either side can still join a neighbour into a new
+/// window: [`mask_card_numbers`] masks until nothing is found.
+const MASK_CHAR: char = '*';
+
+/// Reads `text` once, calling `found` with the byte offsets of the digits of
+/// each card number (a digit run, or a Luhn window); `found` returns true to
+/// stop. Returns whether anything was found.
+fn scan(text: &str, mut found: impl FnMut(&[usize]) -> bool) -> bool {
     let mut reader = Reader::default();
-    for c in text.chars() {
+    let mut any = false;
+    for (at, c) in text.char_indices() {
         if is_ignorable(c) {
             continue;
         }
-        if let Some(d) = digit_value(c) {
-            if reader.digit(d) {
-                return true;
-            }
+        let stop = if let Some(d) = digit_value(c) {
+            reader.digit(d, at);
+            false
         } else if c != '+' && (is_separator(c) || !ends_chain(c)) {
             reader.separator(c);
-        } else if reader.end_chain(c == '+') {
+            false
+        } else {
             // `+` ends a chain (time zones: `...30.123456789+01:00`) and marks
             // the next as a phone number's country code.
+            reader.end_chain(c == '+', &mut any, &mut found)
+        };
+        if stop {
             return true;
         }
     }
-    reader.end_chain(false)
+    reader.end_chain(false, &mut any, &mut found);
+    any
 }
 
 /// One run of digits within a chain.
@@ -130,6 +202,8 @@ struct Group {
 struct Reader {
     /// Digit values of the current chain.
     digits: Vec<u8>,
+    /// Byte offset in the text of each of those digits.
+    offsets: Vec<usize>,
     groups: Vec<Group>,
     /// Whether the current group is still open (the last thing read was a digit).
     in_group: bool,
@@ -143,8 +217,8 @@ struct Reader {
 }
 
 impl Reader {
-    /// Reads a digit; true if its group is now a refused digit run.
-    fn digit(&mut self, d: u8) -> bool {
+    /// Reads a digit found at byte offset `at`.
+    fn digit(&mut self, d: u8, at: usize) {
         if !self.in_group {
             if self.groups.is_empty() {
                 self.after_plus = self.plus_pending;
@@ -164,11 +238,10 @@ impl Reader {
         }
         self.plus_pending = false;
         self.digits.push(d);
-        let Some(group) = self.groups.last_mut() else {
-            return false;
-        };
-        group.len += 1;
-        group.len >= DIGIT_RUN_LIMIT
+        self.offsets.push(at);
+        if let Some(group) = self.groups.last_mut() {
+            group.len += 1;
+        }
     }
 
     fn separator(&mut self, c: char) {
@@ -178,22 +251,45 @@ impl Reader {
         self.gap_char = Some(c);
     }
 
-    /// Ends the current chain at a character that is no digit or separator;
-    /// true if the chain holds a card number.
-    fn end_chain(&mut self, plus: bool) -> bool {
-        let found = chain_has_card_number(&self.digits, &self.groups, self.after_plus);
+    /// Ends the current chain at a character that is no digit or separator,
+    /// reporting its card numbers to `found` (and setting `any`); true if
+    /// `found` asked to stop.
+    fn end_chain(
+        &mut self,
+        plus: bool,
+        any: &mut bool,
+        found: &mut impl FnMut(&[usize]) -> bool,
+    ) -> bool {
+        let stop = chain_card_numbers(&self.digits, &self.groups, self.after_plus, |a, b| {
+            *any = true;
+            found(&self.offsets[a..b])
+        });
         self.digits.clear();
+        self.offsets.clear();
         self.groups.clear();
         self.in_group = false;
         self.gap = 0;
         self.gap_char = None;
         self.after_plus = false;
         self.plus_pending = plus;
-        found
+        stop
     }
 }
 
-fn chain_has_card_number(digits: &[u8], groups: &[Group], after_plus: bool) -> bool {
+/// Reports each card number in a chain as a range of its digit indices:
+/// every group of [`DIGIT_RUN_LIMIT`] or more digits, then every Luhn window.
+/// `found` returns true to stop; so does this function then.
+fn chain_card_numbers(
+    digits: &[u8],
+    groups: &[Group],
+    after_plus: bool,
+    mut found: impl FnMut(usize, usize) -> bool,
+) -> bool {
+    for group in groups.iter().filter(|g| g.len >= DIGIT_RUN_LIMIT) {
+        if found(group.start, group.start + group.len) {
+            return true;
+        }
+    }
     if only_dates_and_addresses(digits, groups) {
         return false;
     }
@@ -217,9 +313,9 @@ fn chain_has_card_number(digits: &[u8], groups: &[Group], after_plus: bool) -> b
                 // Luhn-valid, or starting like a payment card (2 to 6: the
                 // banking and card industry identifiers), so a card number
                 // with its check digit dropped or changed is refused too.
-                if luhn_of_values(&digits[first..last])
-                    || digits.get(first).is_some_and(|d| (2..=6).contains(d))
-                {
+                let card_like = luhn_of_values(&digits[first..last])
+                    || digits.get(first).is_some_and(|d| (2..=6).contains(d));
+                if card_like && found(first, last) {
                     return true;
                 }
             }

@@ -53,7 +53,7 @@ mod service;
 mod token;
 
 pub use brand::Brand;
-pub use cardtext::{DIGIT_RUN_LIMIT, contains_card_number};
+pub use cardtext::{DIGIT_RUN_LIMIT, contains_card_number, mask_card_numbers};
 pub use envelope::{Aad, CipherKey, IntegrityError};
 pub use expiry::{Expiry, ExpiryError, MAX_TTL_SECONDS};
 pub use fingerprint::Fingerprinter;

@@ -48,6 +48,8 @@ audit_names! {
         DetokenizeBatch => "detokenize_batch",
         /// `DELETE /v1/tokens/{token}`
         Delete => "delete",
+        /// `POST /v1/forward`
+        Forward => "forward",
     }
 }
 
@@ -124,8 +126,17 @@ pub struct AuditEvent {
     pub token_hint: String,
     /// Items in a batch.
     pub items: usize,
-    /// The stated purpose of a detokenize.
+    /// The stated purpose of a detokenize or forward.
     pub reason: String,
+    /// Forward: the destination's host and matched path prefix (never the
+    /// full path or a query string).
+    pub destination: String,
+    /// Forward: distinct tokens expanded.
+    pub tokens: usize,
+    /// Forward: the destination's status, when it answered.
+    pub upstream_status: Option<u16>,
+    /// Forward: milliseconds spent on the outbound call.
+    pub upstream_latency_ms: Option<u64>,
     /// Milliseconds spent in the handler.
     pub latency_ms: u64,
     /// `AWS_LAMBDA_FUNCTION_VERSION`.
@@ -161,6 +172,10 @@ impl AuditEvent {
             token_hint = %self.token_hint,
             items = self.items,
             reason = %self.reason,
+            destination = %self.destination,
+            tokens = self.tokens,
+            upstream_status = %or_empty(&self.upstream_status),
+            upstream_latency_ms = %or_empty(&self.upstream_latency_ms),
             latency_ms = self.latency_ms,
             function_version = %self.function_version,
             authz_config_sha256 = %self.authz_config_sha256,

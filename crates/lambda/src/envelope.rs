@@ -125,6 +125,7 @@ impl<F: Function> App<F> {
             ),
         ];
         settings.extend(access.lists.iter().map(|(v, l)| (*v, l.canonical())));
+        settings.extend(function.authz_settings());
         let config_digest = auth::config_digest(&settings);
         App {
             function,
@@ -198,6 +199,10 @@ impl<F: Function> App<F> {
         audit.token_hint = facts.token_hints.join(",");
         audit.items = facts.items;
         audit.reason = facts.reason;
+        audit.destination = facts.destination;
+        audit.tokens = facts.tokens;
+        audit.upstream_status = facts.upstream_status;
+        audit.upstream_latency_ms = facts.upstream_latency_ms;
         let headers = response.headers_mut();
         if let Ok(v) = HeaderValue::from_str(&correlation) {
             headers.insert(CORRELATION_HEADER, v);

@@ -67,6 +67,9 @@ pub enum InitError {
         /// What the check met.
         error: tessera_core::KeyError,
     },
+    /// The forward function's egress could not be set up.
+    #[error("forward: {0}")]
+    Forward(String),
 }
 
 /// What every function has at cold start: the AWS clients and the vault table.

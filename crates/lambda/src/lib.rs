@@ -3,7 +3,7 @@
 //! One binary per function, each with its own IAM role, and one module per
 //! function in [`functions`]: its routes, request bodies, handlers and how it
 //! is built ([`functions::Tokenize`], [`functions::Detokenize`],
-//! [`functions::Admin`]). Every function runs inside the same small envelope,
+//! [`functions::Admin`], [`functions::Forward`]). Every function runs inside the same small envelope,
 //! [`envelope::App`]: correlation id, caller authorization ([`auth`]),
 //! routing ([`routing`]), body limits, the function's handler (bodies parsed
 //! by [`extract`], fields by [`fields`], answers shaped by [`views`]), then one
@@ -16,6 +16,7 @@ pub mod envelope;
 pub mod event;
 pub mod extract;
 pub mod fields;
+pub mod forward;
 pub mod functions;
 pub mod init;
 pub mod metrics;
@@ -26,5 +27,5 @@ pub mod telemetry;
 pub mod views;
 
 pub use envelope::{App, Serve};
-pub use functions::{Admin, Detokenize, Function, Tokenize};
+pub use functions::{Admin, Detokenize, Forward, Function, Tokenize};
 pub use init::{build_app, build_app_on, run};

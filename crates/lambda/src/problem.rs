@@ -64,6 +64,13 @@ kinds! {
     DedupConflict => ("dedup-conflict", StatusCode::CONFLICT, "The card's existing token does not match this request's retention or metadata"),
     FpeTooShort => ("fpe-too-short", StatusCode::UNPROCESSABLE_ENTITY, "Format-preserving tokens need a PAN of at least 15 digits"),
     UntrustedOrigin => ("untrusted-origin", StatusCode::FORBIDDEN, "The request did not come through this deployment's API"),
+    InvalidDestination => ("invalid-destination", StatusCode::BAD_REQUEST, "The forward URL is not an acceptable https URL"),
+    DestinationNotAllowed => ("destination-not-allowed", StatusCode::FORBIDDEN, "No destination granted to the caller matches the URL and method"),
+    UpstreamAddressForbidden => ("upstream-address-forbidden", StatusCode::BAD_GATEWAY, "The destination's host resolves to an address that is not public"),
+    UpstreamUnreachable => ("upstream-unreachable", StatusCode::BAD_GATEWAY, "The destination could not be reached over verified TLS"),
+    UpstreamTooLarge => ("upstream-too-large", StatusCode::BAD_GATEWAY, "The destination's answer is larger than the limit"),
+    UpstreamInvalid => ("upstream-invalid", StatusCode::BAD_GATEWAY, "The destination's answer could not be read as HTTP text"),
+    UpstreamTimeout => ("upstream-timeout", StatusCode::GATEWAY_TIMEOUT, "The destination did not answer in time"),
     Unavailable => ("service-unavailable", StatusCode::SERVICE_UNAVAILABLE, "A dependency is temporarily unavailable; retry later"),
     Internal => ("internal-error", StatusCode::INTERNAL_SERVER_ERROR, "The request could not be completed"),
 }

@@ -260,3 +260,6 @@ fn decode_json_escapes(line: &str) -> String {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(feature = "stub")]
+pub mod stub;

@@ -1,3 +1,5 @@
+use std::borrow::Cow;
+
 use proptest::prelude::*;
 
 use super::*;
@@ -133,6 +135,54 @@ fn refuses_every_writing_of_every_test_pan() {
 }
 
 #[test]
+fn masks_every_writing_of_every_test_pan_to_bin_and_last4() {
+    for pan in PANS {
+        for text in writings(pan) {
+            let masked = mask_card_numbers(&text);
+            assert!(
+                !contains_card_number(&masked),
+                "still a card number: {masked:?}"
+            );
+            let kept: String = masked
+                .chars()
+                .filter_map(digit_value)
+                .map(|d| char::from(b'0' + d))
+                .collect();
+            // With other numbers in the same chain (`0044 4111 ...`) the
+            // card number's edges are unknown, so more may be masked.
+            if text.chars().filter_map(digit_value).count() == pan.len() {
+                assert_eq!(
+                    kept,
+                    format!("{}{}", &pan[..6], &pan[pan.len() - 4..]),
+                    "{masked:?}"
+                );
+            }
+            assert!(!kept.contains(pan), "masked: {masked:?}");
+        }
+    }
+    assert_eq!(mask_card_numbers("4111111111111111"), "411111******1111");
+    assert_eq!(
+        mask_card_numbers("{\"pan\":\"4111 1111 1111 1111\",\"at\":\"2026-11-26\"}"),
+        "{\"pan\":\"4111 11** **** 1111\",\"at\":\"2026-11-26\"}"
+    );
+    // A run of 12 or more digits is masked whatever its check digit.
+    assert_eq!(
+        mask_card_numbers("id 123456789012345"),
+        "id 123456*****2345"
+    );
+}
+
+#[test]
+fn masking_leaves_ordinary_text_alone() {
+    for text in ORDINARY {
+        assert!(
+            matches!(mask_card_numbers(text), Cow::Borrowed(_)),
+            "{text:?}"
+        );
+    }
+}
+
+#[test]
 fn refuses_standard_groupings() {
     for text in [
         "4111 1111 1111 1111",
@@ -251,6 +301,18 @@ proptest! {
     #[test]
     fn never_panics(text in any::<String>()) {
         let _ = contains_card_number(&text);
+    }
+
+    #[test]
+    fn masked_text_holds_no_card_number(text in any::<String>(), pan in proptest::collection::vec(0u8..10, 19), len in MIN_PAN_DIGITS..=MAX_PAN_DIGITS, at in any::<prop::sample::Index>()) {
+        let pan: String = luhn_complete(&pan, len).iter().map(|d| char::from(b'0' + d)).collect();
+        let mut cut = at.index(text.len() + 1);
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        let text = format!("{}{pan}{}", &text[..cut], &text[cut..]);
+        let masked = mask_card_numbers(&text);
+        prop_assert!(!contains_card_number(&masked), "still a card number: {:?}", masked);
     }
 }
 

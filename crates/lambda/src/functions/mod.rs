@@ -20,10 +20,12 @@ use crate::routing::RouteSpec;
 
 pub mod admin;
 pub mod detokenize;
+pub mod forward;
 pub mod tokenize;
 
 pub use admin::Admin;
 pub use detokenize::Detokenize;
+pub use forward::Forward;
 pub use tokenize::Tokenize;
 
 /// A Lambda function: one binary, one IAM role, one allow-list.
@@ -67,6 +69,12 @@ pub trait Function: Send + Sync + Sized + 'static {
     /// Data-key cache counters (KMS calls and cache hits).
     fn key_stats(&self) -> KeyStats;
 
+    /// Authorization settings of the function's own (beyond its allow-lists),
+    /// canonical, for the config digest in every audit event.
+    fn authz_settings(&self) -> Vec<(&'static str, String)> {
+        Vec::new()
+    }
+
     /// Reads its settings; a missing one is recorded in `env`, which reports
     /// every missing setting at once.
     fn config(env: &mut EnvReader<'_>) -> Self::Config;
@@ -109,8 +117,16 @@ pub struct Facts {
     pub token_hints: Vec<String>,
     /// Items in a batch.
     pub items: usize,
-    /// The stated purpose of a detokenize.
+    /// The stated purpose of a detokenize or forward.
     pub reason: String,
+    /// Forward: the destination's host and matched path prefix.
+    pub destination: String,
+    /// Forward: distinct tokens expanded.
+    pub tokens: usize,
+    /// Forward: the destination's status.
+    pub upstream_status: Option<u16>,
+    /// Forward: milliseconds spent on the outbound call.
+    pub upstream_latency_ms: Option<u64>,
 }
 
 impl Facts {

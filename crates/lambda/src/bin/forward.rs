@@ -1,0 +1,6 @@
+//! The `forward` Lambda function.
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    tessera_lambda::run::<tessera_lambda::Forward>().await
+}

@@ -1,0 +1,689 @@
+//! The forward function in process, over the memory vault and a stub
+//! processor on 127.0.0.1 with a test CA: round trip, placeholders, unknown
+//! and expired tokens, destinations outside the caller's grant, every SSRF
+//! case, TLS verification, redirects, timeout, size limit, scrubbing of the
+//! processor's answer, and the audit event's content.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tessera_core::memory::{ManualClock, MemoryKeyRing, MemoryVault};
+use tessera_core::*;
+use tessera_lambda::auth::{AllowList, ApiOrigin};
+use tessera_lambda::envelope::Access;
+use tessera_lambda::forward::destinations::Destinations;
+use tessera_lambda::forward::egress::{AddressPolicy, Egress, Resolve, Roots};
+use tessera_lambda::{App, Forward};
+use tessera_testkit::find_card_numbers;
+use tessera_testkit::stub::StubProcessor;
+
+const ACCOUNT: &str = "111122223333";
+const FORWARDER: &str = "payments-forwarder";
+const FUNCTION_ARN: &str = "arn:aws:lambda:us-east-1:111122223333:function:tessera";
+const VISA: &str = "4111111111111111";
+const MASTERCARD: &str = "5555555555554444";
+const NOW_MS: i64 = 1_790_000_000_000;
+
+fn role(name: &str) -> String {
+    format!("arn:aws:iam::{ACCOUNT}:role/{name}")
+}
+
+/// Resolves names from a table, counting lookups; `rebind` names answer
+/// their first address once, then their second (DNS rebinding).
+struct TableResolver {
+    table: HashMap<String, Vec<SocketAddr>>,
+    rebind: HashMap<String, (SocketAddr, SocketAddr)>,
+    calls: AtomicUsize,
+}
+
+impl Resolve for TableResolver {
+    fn resolve<'a>(
+        &'a self,
+        host: &'a str,
+        _port: u16,
+    ) -> Pin<Box<dyn Future<Output = io::Result<Vec<SocketAddr>>> + Send + 'a>> {
+        let n = self.calls.fetch_add(1, Ordering::SeqCst);
+        let answer = match self.rebind.get(host) {
+            Some((first, later)) => Ok(vec![if n == 0 { *first } else { *later }]),
+            None => self
+                .table
+                .get(host)
+                .cloned()
+                .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no such host")),
+        };
+        Box::pin(async move { answer })
+    }
+}
+
+struct Harness {
+    app: App<Forward>,
+    stub: StubProcessor,
+    tokenizer: Tokenizer,
+    vault: Arc<MemoryVault>,
+    clock: Arc<ManualClock>,
+    resolver: Arc<TableResolver>,
+    audit: Arc<Mutex<Vec<u8>>>,
+    _log: tracing::subscriber::DefaultGuard,
+}
+
+#[derive(Clone)]
+struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl io::Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.lock().expect("log").extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Trust {
+    StubCa,
+    OtherCa,
+}
+
+async fn harness_with(policy: AddressPolicy, trust: Trust) -> Harness {
+    let audit = Arc::new(Mutex::new(Vec::new()));
+    let writer = Capture(audit.clone());
+    let subscriber = tracing_subscriber::fmt()
+        .json()
+        .with_writer(move || writer.clone())
+        .finish();
+    let log = tracing::subscriber::set_default(subscriber);
+
+    let stub = StubProcessor::start(
+        "127.0.0.1:0".parse().expect("addr"),
+        &[
+            "processor.example",
+            "mixed.example",
+            "rebind.example",
+            "metadata.example",
+        ],
+    )
+    .await
+    .expect("stub");
+    let port = stub.addr.port();
+    let at = |ip: &str| SocketAddr::new(ip.parse().expect("ip"), port);
+    let resolver = Arc::new(TableResolver {
+        table: HashMap::from([
+            ("processor.example".to_owned(), vec![stub.addr]),
+            ("wrong.example".to_owned(), vec![stub.addr]),
+            ("metadata.example".to_owned(), vec![at("169.254.169.254")]),
+            ("v6metadata.example".to_owned(), vec![at("fd00:ec2::254")]),
+            ("mixed.example".to_owned(), vec![stub.addr, at("10.0.0.7")]),
+            ("mapped.example".to_owned(), vec![at("::ffff:127.0.0.1")]),
+        ]),
+        rebind: HashMap::from([(
+            "rebind.example".to_owned(),
+            (stub.addr, at("169.254.169.254")),
+        )]),
+        calls: AtomicUsize::new(0),
+    });
+    let roots = match trust {
+        Trust::StubCa => Roots::TestCa(stub.ca_pem.clone()),
+        Trust::OtherCa => {
+            let other = StubProcessor::start("127.0.0.1:0".parse().expect("addr"), &["x.example"])
+                .await
+                .expect("other stub");
+            Roots::TestCa(other.ca_pem.clone())
+        }
+    };
+    let egress = Egress::new(resolver.clone(), policy, roots)
+        .expect("egress")
+        .with_timeouts(Duration::from_secs(1), Duration::from_secs(2));
+    let all = r#"["/v1/charges","/v1/slow","/v1/big","/v1/redirect"]"#;
+    let dest = |name: &str, host: &str| {
+        format!(
+            r#"{{"name":"{name}","host":"{host}","port":{port},"path_prefixes":{all},"methods":["POST","GET"]}}"#
+        )
+    };
+    let destinations = format!(
+        "[{}]",
+        [
+            dest("stub", "processor.example"),
+            dest("wrong", "wrong.example"),
+            dest("metadata", "metadata.example"),
+            dest("v6metadata", "v6metadata.example"),
+            dest("mixed", "mixed.example"),
+            dest("mapped", "mapped.example"),
+            dest("rebind", "rebind.example"),
+            dest("other", "other.example"),
+        ]
+        .join(",")
+    );
+    let grants = format!(
+        "{}=stub,wrong,metadata,v6metadata,mixed,mapped,rebind",
+        role(FORWARDER)
+    );
+    let destinations = Destinations::parse(&destinations, &grants).expect("destinations");
+
+    let vault = Arc::new(MemoryVault::new());
+    let keyring = Arc::new(MemoryKeyRing::new("forward"));
+    let clock = Arc::new(ManualClock::at_millis(NOW_MS));
+    let ports = Ports {
+        clock: clock.clone(),
+        rng: Arc::new(ThreadRandom),
+        vault_id: "forward".into(),
+    };
+    let key = FingerprintKey::new(&[7; 32], "v1").expect("key");
+    let tokenizer = Tokenizer::new(
+        ports.clone(),
+        vault.clone(),
+        keyring.clone(),
+        Fingerprinter::new(&key),
+        CacheLimits::default(),
+    );
+    let detokenizer = Detokenizer::new(ports, vault.clone(), keyring, CacheLimits::default());
+    let access = Access {
+        origin: ApiOrigin::parse("api", "$default").expect("origin"),
+        lists: vec![(
+            "TESSERA_FORWARD_ROLES",
+            AllowList::parse(&format!("{},{}", role(FORWARDER), role("other-forwarder")))
+                .expect("allow-list"),
+        )],
+        dev_principal: None,
+    };
+    let app = App::new(
+        Forward::new(detokenizer, destinations, egress),
+        access,
+        Arc::new(|_| {}),
+    );
+    Harness {
+        app,
+        stub,
+        tokenizer,
+        vault,
+        clock,
+        resolver,
+        audit,
+        _log: log,
+    }
+}
+
+async fn harness() -> Harness {
+    harness_with(AddressPolicy::with_loopback_for_tests(), Trust::StubCa).await
+}
+
+impl Harness {
+    async fn token(&self, pan: &str, expiry: Expiry) -> String {
+        let mut request = TokenizeRequest::new(Pan::parse(pan).expect("pan"));
+        request.expiry = expiry;
+        request.dedupe = false;
+        let out = self.tokenizer.tokenize(&request).await.expect("tokenize");
+        out.token.as_str().to_owned()
+    }
+
+    fn url(&self, host: &str, path: &str) -> String {
+        format!("https://{host}:{}{path}", self.stub.addr.port())
+    }
+
+    /// Calls forward as `caller`; returns status, body and the raw response text.
+    async fn call(&self, caller: &str, body: Value) -> (u64, Value, String) {
+        let event = json!({
+            "version": "2.0",
+            "routeKey": "$default",
+            "rawPath": "/v1/forward",
+            "rawQueryString": "",
+            "headers": {
+                "content-type": "application/json",
+                "authorization": "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/caller-signature",
+                "x-amz-security-token": "caller-session-token"
+            },
+            "requestContext": {
+                "accountId": ACCOUNT,
+                "apiId": "api",
+                "authorizer": { "iam": { "userArn": format!("arn:aws:sts::{ACCOUNT}:assumed-role/{caller}/session") } },
+                "domainName": "example.com",
+                "http": { "method": "POST", "path": "/v1/forward", "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "t" },
+                "requestId": "r",
+                "routeKey": "$default",
+                "stage": "$default",
+                "time": "23/Nov/2026:12:00:00 +0000",
+                "timeEpoch": 0
+            },
+            "body": body.to_string(),
+            "isBase64Encoded": false
+        });
+        let mut context = lambda_http::Context::default();
+        context.invoked_function_arn = FUNCTION_ARN.into();
+        let response = self
+            .app
+            .handle_event(event, context)
+            .await
+            .expect("an HTTP event");
+        let text = response.to_string();
+        let status = response["statusCode"].as_u64().expect("status");
+        let body = response["body"]
+            .as_str()
+            .map(|b| serde_json::from_str(b).expect("JSON body"))
+            .unwrap_or(Value::Null);
+        (status, body, text)
+    }
+
+    async fn forward(&self, url: String, body: &str) -> (u64, Value, String) {
+        self.call(
+            FORWARDER,
+            json!({
+                "url": url,
+                "method": "POST",
+                "headers": {"content-type": "application/json", "authorization": "Bearer sk_test_processor"},
+                "body": body,
+                "reason": "charge order 42",
+            }),
+        )
+        .await
+    }
+
+    fn audit_lines(&self) -> Vec<Value> {
+        let bytes = self.audit.lock().expect("log").clone();
+        String::from_utf8_lossy(&bytes)
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter(|v| v["target"] == "audit")
+            .collect()
+    }
+
+    fn log_text(&self) -> String {
+        String::from_utf8_lossy(&self.audit.lock().expect("log")).into_owned()
+    }
+}
+
+fn problem(body: &Value) -> &str {
+    body["type"].as_str().unwrap_or_default()
+}
+
+#[tokio::test]
+async fn round_trip_with_several_placeholders_sends_pans_and_returns_a_scrubbed_answer() {
+    let h = harness().await;
+    let visa = h.token(VISA, Expiry::Never).await;
+    let mc = h.token(MASTERCARD, Expiry::Never).await;
+    let body = format!(
+        r#"{{"amount":1000,"card":"{{{{{visa}}}}}","backup":"{{{{ {mc} }}}}","again":"{{{{{visa}}}}}"}}"#
+    );
+    let reads_before = h.vault.stats().reads;
+    let (status, answer, raw) = h
+        .forward(
+            h.url("processor.example", "/v1/charges?idempotency=abc"),
+            &body,
+        )
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    // The processor received the PANs, in the body only.
+    let received = h.stub.received();
+    assert_eq!(received.len(), 1);
+    let got = &received[0];
+    assert_eq!(got.method, "POST");
+    assert_eq!(got.path, "/v1/charges?idempotency=abc");
+    assert_eq!(
+        got.body,
+        format!(r#"{{"amount":1000,"card":"{VISA}","backup":"{MASTERCARD}","again":"{VISA}"}}"#)
+    );
+    // One batch read for the distinct tokens.
+    assert_eq!(h.vault.stats().reads - reads_before, 1);
+    // Only the body's headers went out: never the caller's SigV4 or session token.
+    let sent: HashMap<_, _> = got.headers.iter().cloned().collect();
+    assert_eq!(
+        sent.get("authorization").map(String::as_str),
+        Some("Bearer sk_test_processor")
+    );
+    assert!(!sent.contains_key("x-amz-security-token"));
+    assert!(
+        got.headers
+            .iter()
+            .all(|(_, v)| !v.contains("caller-signature"))
+    );
+    assert_eq!(
+        sent.get("host").map(String::as_str),
+        Some(format!("processor.example:{}", h.stub.addr.port()).as_str())
+    );
+    // The caller got the processor's status, headers and body, card numbers
+    // masked: plain, in a header, and hidden in JSON escapes.
+    assert_eq!(answer["status"], 201);
+    let stub_body: Value =
+        serde_json::from_str(answer["body"].as_str().expect("body")).expect("json");
+    assert_eq!(stub_body["card"]["number"], "411111******1111");
+    assert_eq!(stub_body["escaped"], "411111******1111");
+    let card_header = answer["headers"]
+        .as_array()
+        .expect("headers")
+        .iter()
+        .find(|h| h[0] == "x-stub-card")
+        .expect("x-stub-card");
+    assert_eq!(card_header[1], "411111******1111");
+    assert_eq!(
+        find_card_numbers(&raw),
+        vec![],
+        "a card number reached the caller"
+    );
+}
+
+#[tokio::test]
+async fn audit_names_destination_tokens_reason_and_upstream_but_no_pan_body_or_query() {
+    let h = harness().await;
+    let visa = h.token(VISA, Expiry::Never).await;
+    let mc = h.token(MASTERCARD, Expiry::Never).await;
+    let body =
+        format!(r#"{{"note":"secret-body-marker","a":"{{{{{visa}}}}}","b":"{{{{{mc}}}}}"}}"#);
+    let (status, _, _) = h
+        .forward(
+            h.url("processor.example", "/v1/charges/ch_1?query-marker=1"),
+            &body,
+        )
+        .await;
+    assert_eq!(status, 200);
+    let audit = h.audit_lines();
+    assert_eq!(audit.len(), 1, "one audit event");
+    let f = &audit[0]["fields"];
+    assert_eq!(f["operation"], "forward");
+    assert_eq!(f["principal"], role(FORWARDER));
+    assert_eq!(
+        f["destination"],
+        format!("processor.example:{}/v1/charges", h.stub.addr.port())
+    );
+    assert_eq!(f["tokens"], 2);
+    assert_eq!(f["reason"], "charge order 42");
+    assert_eq!(f["upstream_status"], "201");
+    assert!(
+        f["upstream_latency_ms"]
+            .as_str()
+            .is_some_and(|s| s.parse::<u64>().is_ok())
+    );
+    let hints = f["token_hint"].as_str().expect("hints");
+    assert_eq!(
+        hints,
+        format!("{},{}", &visa[visa.len() - 4..], &mc[mc.len() - 4..])
+    );
+    let log = h.log_text();
+    assert_eq!(find_card_numbers(&log), vec![], "a card number in the log");
+    for marker in [
+        "secret-body-marker",
+        "query-marker",
+        "ch_1",
+        "approved",
+        "sk_test_processor",
+    ] {
+        assert!(!log.contains(marker), "{marker} in the log");
+    }
+}
+
+#[tokio::test]
+async fn unknown_and_expired_tokens_send_nothing() {
+    let h = harness().await;
+    let live = h.token(VISA, Expiry::Never).await;
+    let expiring = h.token(MASTERCARD, Expiry::After { seconds: 60 }).await;
+    h.clock.advance_millis(120_000);
+    for token in ["tok_0000000000000000000000000z".to_owned(), expiring] {
+        let body = format!(r#"{{"a":"{{{{{live}}}}}","b":"{{{{{token}}}}}"}}"#);
+        let (status, answer, _) = h
+            .forward(h.url("processor.example", "/v1/charges"), &body)
+            .await;
+        assert_eq!(status, 404, "{answer}");
+        assert_eq!(problem(&answer), "urn:tessera:problem:token-not-found");
+    }
+    let (status, answer, _) = h
+        .forward(
+            h.url("processor.example", "/v1/charges"),
+            r#"{"a":"{{not-a-token}}"}"#,
+        )
+        .await;
+    assert_eq!(status, 400, "{answer}");
+    assert_eq!(h.stub.received().len(), 0, "nothing may be sent");
+}
+
+#[tokio::test]
+async fn a_destination_outside_the_callers_grant_is_refused_before_any_token_is_read() {
+    let h = harness().await;
+    let visa = h.token(VISA, Expiry::Never).await;
+    let body = format!(r#"{{"a":"{{{{{visa}}}}}"}}"#);
+    let reads = h.vault.stats().reads;
+    for url in [
+        h.url("other.example", "/v1/charges"),
+        h.url("processor.example", "/v2/charges"),
+        h.url("processor.example", "/v1/chargesx"),
+        format!(
+            "https://processor.example:{}/v1/charges",
+            h.stub.addr.port() + 1
+        ),
+    ] {
+        let (status, answer, _) = h.forward(url.clone(), &body).await;
+        assert_eq!(status, 403, "{url}: {answer}");
+        assert_eq!(
+            problem(&answer),
+            "urn:tessera:problem:destination-not-allowed"
+        );
+    }
+    // A role on the allow-list but with no grant at all.
+    let (status, answer, _) = h
+        .call(
+            "other-forwarder",
+            json!({"url": h.url("processor.example", "/v1/charges"), "method": "POST", "body": body, "reason": "r"}),
+        )
+        .await;
+    assert_eq!(status, 403, "{answer}");
+    assert_eq!(
+        problem(&answer),
+        "urn:tessera:problem:destination-not-allowed"
+    );
+    // A method the destination does not allow.
+    let (status, _, _) = h
+        .call(
+            FORWARDER,
+            json!({"url": h.url("processor.example", "/v1/charges"), "method": "DELETE", "body": body, "reason": "r"}),
+        )
+        .await;
+    assert_eq!(status, 403);
+    assert_eq!(h.vault.stats().reads, reads, "no token was read");
+    assert_eq!(h.stub.received().len(), 0);
+}
+
+#[tokio::test]
+async fn internal_addresses_are_refused_even_when_dns_for_an_allowed_host_returns_them() {
+    let h = harness().await;
+    let visa = h.token(VISA, Expiry::Never).await;
+    let body = format!(r#"{{"a":"{{{{{visa}}}}}"}}"#);
+    for host in [
+        "metadata.example",
+        "v6metadata.example",
+        "mixed.example",
+        "mapped.example",
+    ] {
+        let (status, answer, _) = h.forward(h.url(host, "/v1/charges"), &body).await;
+        assert_eq!(status, 502, "{host}: {answer}");
+        assert_eq!(
+            problem(&answer),
+            "urn:tessera:problem:upstream-address-forbidden",
+            "{host}"
+        );
+    }
+    assert_eq!(h.stub.received().len(), 0);
+    // IP literals and localhost are refused as URLs, before any lookup.
+    for url in [
+        format!("https://127.0.0.1:{}/v1/charges", h.stub.addr.port()),
+        "https://169.254.169.254/latest/meta-data/".to_owned(),
+        "https://[fd00:ec2::254]/latest/meta-data/".to_owned(),
+        format!("https://localhost:{}/v1/charges", h.stub.addr.port()),
+        format!("http://processor.example:{}/v1/charges", h.stub.addr.port()),
+    ] {
+        let (status, answer, _) = h.forward(url.clone(), &body).await;
+        assert_eq!(status, 400, "{url}: {answer}");
+        assert_eq!(
+            problem(&answer),
+            "urn:tessera:problem:invalid-destination",
+            "{url}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn loopback_is_refused_by_the_production_policy() {
+    let h = harness_with(AddressPolicy::public_only(), Trust::StubCa).await;
+    let (status, answer, _) = h
+        .forward(h.url("processor.example", "/v1/charges"), "{}")
+        .await;
+    assert_eq!(status, 502, "{answer}");
+    assert_eq!(
+        problem(&answer),
+        "urn:tessera:problem:upstream-address-forbidden"
+    );
+    assert_eq!(h.stub.received().len(), 0);
+}
+
+#[tokio::test]
+async fn the_connection_goes_to_the_address_that_was_checked() {
+    let h = harness().await;
+    // rebind.example answers the stub once, then the metadata service: a
+    // second lookup at connect time would reach 169.254.169.254.
+    let (status, answer, _) = h
+        .forward(h.url("rebind.example", "/v1/charges"), "{}")
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(
+        h.resolver.calls.load(Ordering::SeqCst),
+        1,
+        "resolved exactly once"
+    );
+    assert_eq!(h.stub.received().len(), 1);
+}
+
+#[tokio::test]
+async fn tls_certificate_and_host_name_are_verified() {
+    let h = harness_with(AddressPolicy::with_loopback_for_tests(), Trust::OtherCa).await;
+    let (status, answer, _) = h
+        .forward(h.url("processor.example", "/v1/charges"), "{}")
+        .await;
+    assert_eq!(status, 502, "{answer}");
+    assert_eq!(problem(&answer), "urn:tessera:problem:upstream-unreachable");
+    let h = harness().await;
+    // wrong.example resolves to the stub, whose certificate does not name it.
+    let (status, answer, _) = h.forward(h.url("wrong.example", "/v1/charges"), "{}").await;
+    assert_eq!(status, 502, "{answer}");
+    assert_eq!(problem(&answer), "urn:tessera:problem:upstream-unreachable");
+    assert_eq!(h.stub.received().len(), 0);
+}
+
+#[tokio::test]
+async fn redirects_are_returned_not_followed() {
+    let h = harness().await;
+    let (status, answer, _) = h
+        .forward(h.url("processor.example", "/v1/redirect"), "{}")
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["status"], 302);
+    assert_eq!(h.stub.received().len(), 1, "the redirect was not followed");
+}
+
+#[tokio::test]
+async fn a_slow_processor_is_a_504_and_a_huge_answer_a_502() {
+    let h = harness().await;
+    let (status, answer, _) = h
+        .forward(h.url("processor.example", "/v1/slow"), "{}")
+        .await;
+    assert_eq!(status, 504, "{answer}");
+    assert_eq!(problem(&answer), "urn:tessera:problem:upstream-timeout");
+    let audit = h.audit_lines();
+    assert_eq!(audit[0]["fields"]["upstream_status"], "");
+    let (status, answer, _) = h.forward(h.url("processor.example", "/v1/big"), "{}").await;
+    assert_eq!(status, 502, "{answer}");
+    assert_eq!(problem(&answer), "urn:tessera:problem:upstream-too-large");
+}
+
+#[tokio::test]
+async fn placeholders_and_card_numbers_are_refused_outside_the_body() {
+    let h = harness().await;
+    let visa = h.token(VISA, Expiry::Never).await;
+    let reads = h.vault.stats().reads;
+    let url = |q: &str| h.url("processor.example", &format!("/v1/charges?{q}"));
+    for (url, headers) in [
+        (url(&format!("card={{{{{visa}}}}}")), json!({})),
+        (url(&format!("card=%7B%7B{visa}%7D%7D")), json!({})),
+        (url(&format!("card={VISA}")), json!({})),
+        (url("x=1"), json!({"x-card": format!("{{{{{visa}}}}}")})),
+        (url("x=1"), json!({"x-card": "4111 1111 1111 1111"})),
+        (url("x=1"), json!({"host": "evil.example"})),
+        (url("x=1"), json!({"x-amz-security-token": "t"})),
+        (url("x=1"), json!({"transfer-encoding": "chunked"})),
+    ] {
+        let (status, answer, _) = h
+            .call(
+                FORWARDER,
+                json!({"url": url, "method": "POST", "headers": headers, "body": "{}", "reason": "r"}),
+            )
+            .await;
+        assert_eq!(status, 400, "{url} {headers}: {answer}");
+    }
+    assert_eq!(h.vault.stats().reads, reads);
+    assert_eq!(h.stub.received().len(), 0);
+}
+
+/// p50 of a sample, in microseconds.
+fn p(sample: &mut [u128], q: f64) -> u128 {
+    sample.sort_unstable();
+    let i = ((sample.len() as f64 - 1.0) * q).round() as usize;
+    sample[i.min(sample.len() - 1)]
+}
+
+#[tokio::test]
+#[ignore = "measurement: cargo test --release -p tessera-lambda --test forward -- --ignored --nocapture forward_overhead"]
+async fn forward_overhead_over_a_direct_call() {
+    use http::{HeaderMap, Method};
+    use tessera_lambda::forward::egress::Outbound;
+    use zeroize::Zeroizing;
+
+    const ROUNDS: usize = 300;
+    let h = harness().await;
+    let visa = h.token(VISA, Expiry::Never).await;
+    let direct = Egress::new(
+        h.resolver.clone(),
+        AddressPolicy::with_loopback_for_tests(),
+        Roots::TestCa(h.stub.ca_pem.clone()),
+    )
+    .expect("egress");
+    let template = format!(r#"{{"amount":1000,"card":{{"number":"{{{{{visa}}}}}"}}}}"#);
+    let plain = format!(r#"{{"amount":1000,"card":{{"number":"{VISA}"}}}}"#);
+    let url = h.url("processor.example", "/v1/charges");
+    let (mut d, mut f) = (Vec::with_capacity(ROUNDS), Vec::with_capacity(ROUNDS));
+    for i in 0..ROUNDS + 20 {
+        let mut headers = HeaderMap::new();
+        headers.insert("content-type", "application/json".parse().expect("header"));
+        let started = std::time::Instant::now();
+        let answer = direct
+            .send(Outbound {
+                method: Method::POST,
+                host: "processor.example".into(),
+                port: h.stub.addr.port(),
+                path_and_query: "/v1/charges".into(),
+                headers,
+                body: Zeroizing::new(plain.clone().into_bytes()),
+            })
+            .await
+            .expect("direct");
+        let direct_us = started.elapsed().as_micros();
+        assert_eq!(answer.status, 201);
+        let started = std::time::Instant::now();
+        let (status, _, _) = h.forward(url.clone(), &template).await;
+        let forward_us = started.elapsed().as_micros();
+        assert_eq!(status, 200);
+        if i >= 20 {
+            d.push(direct_us);
+            f.push(forward_us);
+        }
+        h.audit.lock().expect("log").clear();
+    }
+    let (d50, f50) = (p(&mut d, 0.5), p(&mut f, 0.5));
+    println!(
+        "direct TLS call p50 {d50} us p90 {} us; forward p50 {f50} us p90 {} us; overhead p50 {} us ({ROUNDS} rounds, memory vault)",
+        p(&mut d, 0.9),
+        p(&mut f, 0.9),
+        f50.saturating_sub(d50)
+    );
+}
