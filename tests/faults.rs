@@ -132,8 +132,9 @@ impl Faulty {
     }
 
     /// The tokens with a record, after checking that the vault is whole:
-    /// every index item names a record that points back at it, and every
-    /// fingerprinted record is named by its index item.
+    /// every index item names a record that points back at it, every
+    /// fingerprinted record is named by its index item, and the husks of
+    /// voided records hold no ciphertext or key and expire.
     async fn whole_vault(&self) -> BTreeSet<String> {
         let items = self.items().await;
         let s = |item: &BTreeMap<String, AttributeValue>, name: &str| {
@@ -145,6 +146,15 @@ impl Faulty {
         let mut records = BTreeSet::new();
         for (pk, item) in &items {
             if let Some(token) = pk.strip_prefix("t#") {
+                if s(item, "fmt") == "void" {
+                    assert!(
+                        !item.contains_key("ct")
+                            && !item.contains_key("dk")
+                            && item.contains_key("exp"),
+                        "husk {token} keeps nothing and expires"
+                    );
+                    continue;
+                }
                 records.insert(token.to_owned());
                 if item.contains_key("fp") {
                     let index = format!("f#{}#{}", s(item, "fmt"), s(item, "fp"));
@@ -157,7 +167,9 @@ impl Faulty {
                 }
             } else if let Some(index) = pk.strip_prefix("f#") {
                 let token = s(item, "tok");
-                let record = items.get(&format!("t#{token}"));
+                let record = items
+                    .get(&format!("t#{token}"))
+                    .filter(|r| s(r, "fmt") != "void");
                 assert!(
                     record.is_some(),
                     "index item {index} names {token}, which has no record"
@@ -292,21 +304,33 @@ fn token_of(answer: &Answer) -> String {
 async fn dynamodb_throttling_and_500s_on_a_tokenize_miss_are_503_and_write_nothing() {
     let f = Faulty::new().await;
     let app = f.app::<Tokenize>().await;
-    for (operation, fault) in [
-        ("GetItem", Fault::dynamodb_throttled()),
-        ("GetItem", Fault::internal_error()),
-        ("TransactWriteItems", Fault::dynamodb_throttled()),
-        ("TransactWriteItems", Fault::internal_error()),
-        ("PutItem", Fault::dynamodb_throttled()),
+    // Keys: "" any item; "t#" the record put; "f#" the index put after it,
+    // whose failure leaves a record the writer must void.
+    for (operation, key, dedupe, fault) in [
+        ("GetItem", "", true, Fault::dynamodb_throttled()),
+        ("GetItem", "", true, Fault::internal_error()),
+        ("PutItem", "t#", true, Fault::dynamodb_throttled()),
+        ("PutItem", "f#", true, Fault::dynamodb_throttled()),
+        ("PutItem", "f#", true, Fault::internal_error()),
+        ("PutItem", "", false, Fault::dynamodb_throttled()),
     ] {
-        f.faults.always(operation, fault.clone());
+        f.faults
+            .add_on_key(operation, key, 0, u32::MAX, fault.clone());
         let before = f.faults.injected();
-        let body = json!({"pan": VISA, "dedupe": operation != "PutItem"});
+        let body = json!({"pan": VISA, "dedupe": dedupe});
         let answer = tokenize(app.as_ref(), body).await;
+        let operation = format!("{operation} {key}");
         assert_unavailable(&format!("{operation} {fault:?}"), &answer);
+        // A failed record put is followed by the void of what it may have
+        // written, which the same fault meets.
+        let puts = if operation.starts_with("PutItem") && key != "f#" {
+            2
+        } else {
+            1
+        };
         assert_eq!(
             f.faults.injected() - before,
-            u64::from(ATTEMPTS),
+            puts * u64::from(ATTEMPTS),
             "{operation}: the SDK retried the fault, then gave up"
         );
         f.faults.clear();
@@ -325,7 +349,7 @@ async fn a_fault_the_sdk_retries_away_is_invisible() {
     let f = Faulty::new().await;
     let app = f.app::<Tokenize>().await;
     f.faults
-        .add("TransactWriteItems", 0, 1, Fault::dynamodb_throttled());
+        .add_on_key("PutItem", "f#", 0, 1, Fault::dynamodb_throttled());
     f.faults.add("GetItem", 0, 1, Fault::internal_error());
     let answer = tokenize(app.as_ref(), json!({"pan": MASTERCARD})).await;
     assert_eq!(answer.status, 201, "{}", answer.text);
@@ -355,9 +379,12 @@ async fn dynamodb_timeouts_are_503_within_the_budget() {
     let hang = Fault::Hang { endpoint };
     for (operation, app, body) in [
         ("GetItem", &detokenizer, None),
-        ("TransactWriteItems", &tokenizer, Some(json!({"pan": VISA}))),
+        ("PutItem", &tokenizer, Some(json!({"pan": VISA}))),
     ] {
-        f.faults.always(operation, hang.clone());
+        // The index put hangs: the record before it is written, then voided.
+        let key = if operation == "PutItem" { "f#" } else { "" };
+        f.faults
+            .add_on_key(operation, key, 0, u32::MAX, hang.clone());
         let started = Instant::now();
         let answer = match body {
             None => detokenize(app.as_ref(), &token).await,
@@ -459,21 +486,20 @@ async fn a_reply_lost_after_the_write_gives_the_caller_its_token() {
         status: 500,
         code: "InternalServerError",
     };
+    // The record put ("t#") and the index put after it ("f#").
     let cases = [
-        ("TransactWriteItems", json!({"pan": VISA})),
+        ("t#", json!({"pan": VISA})),
         (
-            "TransactWriteItems",
+            "f#",
             json!({"pan": MASTERCARD, "metadata": {"order": "A-1"}, "ttl_seconds": 3600}),
         ),
-        ("PutItem", json!({"pan": AMEX, "dedupe": false})),
-        (
-            "PutItem",
-            json!({"pan": VISA, "dedupe": false, "format": "fpe"}),
-        ),
+        ("t#", json!({"pan": AMEX, "dedupe": false})),
+        ("t#", json!({"pan": VISA, "dedupe": false, "format": "fpe"})),
     ];
     let mut expected = BTreeSet::new();
     for (operation, body) in cases {
-        f.faults.add(operation, 0, 1, lost.clone());
+        f.faults
+            .add_on_key("PutItem", operation, 0, 1, lost.clone());
         let answer = tokenize(app.as_ref(), body.clone()).await;
         assert_eq!(f.faults.injected(), expected.len() as u64 + 1);
         assert_eq!(answer.status, 201, "{operation} {body}: {}", answer.text);
@@ -492,41 +518,52 @@ async fn a_reply_lost_after_the_write_gives_the_caller_its_token() {
 async fn a_reply_lost_on_every_attempt_is_503_and_the_retry_finds_the_token() {
     let f = Faulty::new().await;
     let app = f.app::<Tokenize>().await;
-    f.faults.always(
-        "TransactWriteItems",
-        Fault::LoseReply {
-            status: 500,
-            code: "InternalServerError",
-        },
-    );
+    let lost = Fault::LoseReply {
+        status: 500,
+        code: "InternalServerError",
+    };
+    // Every index put is applied and its reply lost: the writer cannot tell
+    // from the put, but a consistent read of the index finds its own token,
+    // so the caller gets it as created.
+    f.faults
+        .add_on_key("PutItem", "f#", 0, u32::MAX, lost.clone());
     let body = json!({"pan": VISA, "metadata": {"order": "A-2"}});
     let answer = tokenize(app.as_ref(), body.clone()).await;
     f.faults.clear();
+    assert_eq!(answer.status, 201, "{}", answer.text);
+    let token = token_of(&answer);
+    assert_eq!(f.whole_vault().await, BTreeSet::from([token.clone()]));
+    let again = tokenize(app.as_ref(), body).await;
+    assert_eq!((again.status, token_of(&again)), (200, token));
+
+    // Every record put applied and its reply lost: 503, and the writer
+    // voids what it may have written, so no PAN stays that no caller holds
+    // a token for; the caller's retry, which Retry-After asks for, creates it.
+    f.faults.add_on_key("PutItem", "t#", 0, u32::MAX, lost);
+    let body = json!({"pan": MASTERCARD});
+    let answer = tokenize(app.as_ref(), body.clone()).await;
+    f.faults.clear();
     assert_unavailable("lost replies", &answer);
-    // The write happened (the caller could not know): whole, and found by
-    // the caller's retry, which 503 + Retry-After asks for.
-    let written = f.whole_vault().await;
-    assert_eq!(written.len(), 1);
+    let before = f.whole_vault().await;
     let retried = tokenize(app.as_ref(), body).await;
-    assert!(
-        matches!(retried.status, 200 | 201),
-        "the retry gets the token: {}",
+    assert_eq!(
+        retried.status, 201,
+        "the retry creates it: {}",
         retried.text
     );
-    assert_eq!(BTreeSet::from([token_of(&retried)]), written);
+    let mut after = before.clone();
+    after.insert(token_of(&retried));
+    assert_eq!(f.whole_vault().await, after);
 }
 
 #[tokio::test]
 async fn a_batch_whose_later_writes_fail_reports_each_item_and_stays_whole() {
     let f = Faulty::new().await;
     let app = f.app::<Tokenize>().await;
-    // The first item's write goes through; every later one is throttled.
-    f.faults.add(
-        "TransactWriteItems",
-        1,
-        u32::MAX,
-        Fault::dynamodb_throttled(),
-    );
+    // The first item's index put goes through; every later one is
+    // throttled, after its record was written (each writer voids its own).
+    f.faults
+        .add_on_key("PutItem", "f#", 1, u32::MAX, Fault::dynamodb_throttled());
     let items: Vec<Value> = [VISA, MASTERCARD, AMEX]
         .iter()
         .map(|pan| json!({"pan": pan}))

@@ -146,14 +146,28 @@ fn expected_audit(event: &Value, expect: &Value, body: &Value) -> Value {
         .or_else(|| event["rawPath"].as_str())
         .unwrap_or_default();
     let segment = path.rsplit_once("/v1/tokens/").map(|(_, t)| t);
+    // Forward names its tokens as `{{tok_...}}` placeholders in its body.
+    let placeholders: Vec<&str> = request["body"]
+        .as_str()
+        .map(|b| {
+            b.split("{{")
+                .skip(1)
+                .filter_map(|rest| rest.split_once("}}").map(|(t, _)| t.trim()))
+                .collect()
+        })
+        .unwrap_or_default();
     let from_request = hints(
-        segment.into_iter().chain(request["token"].as_str()).chain(
-            request["tokens"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(Value::as_str),
-        ),
+        segment
+            .into_iter()
+            .chain(request["token"].as_str())
+            .chain(
+                request["tokens"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str),
+            )
+            .chain(placeholders),
     );
     let token_hint = if from_request.is_empty() {
         // Tokenize names no token: the issued ones are recorded.

@@ -597,25 +597,21 @@ impl IssuingVault for DynamoVault {
     }
 
     async fn abandon(&self, record: &VaultRecord, now: i64) -> Result<(), VaultError> {
-        // Only the record this writer made: same token and fingerprint.
-        let fp = record
-            .fingerprint
-            .as_ref()
-            .map(Fingerprint::to_hex)
-            .ok_or_else(|| VaultError::Other("only an indexed record is abandoned".into()))?;
+        // Only the record this writer made: its ciphertext, with a fresh nonce.
         let result = self
             .client
             .put_item()
             .table_name(&self.table)
             .set_item(Some(void_item(&record.token, now)))
-            .condition_expression("#fp = :fp")
-            .expression_attribute_names("#fp", attr::FINGERPRINT)
-            .expression_attribute_values(":fp", s(fp))
+            .condition_expression("#ct = :ct")
+            .expression_attribute_names("#ct", attr::CIPHERTEXT)
+            .expression_attribute_values(":ct", ciphertext(record))
             .send()
             .await;
         match result {
             Ok(_) => Ok(()),
-            // Already voided (or erased): nothing of the PAN is left to remove.
+            // Never written, already voided, or another's: nothing of this
+            // writer's PAN copy is left to remove.
             Err(err)
                 if matches!(
                     err.as_service_error(),

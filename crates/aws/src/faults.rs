@@ -92,6 +92,9 @@ impl Fault {
 #[derive(Debug, Clone)]
 struct Rule {
     operation: String,
+    /// Only requests whose item key starts with this (`t#` records, `f#`
+    /// index items), when set: a tokenize miss makes two `PutItem`s.
+    key_prefix: Option<String>,
     /// Attempts of this operation to let through before faulting.
     skip: u32,
     /// Attempts left to fault (`u32::MAX`: every one).
@@ -127,8 +130,33 @@ impl FaultInjector {
 
     /// Lets `skip` attempts of `operation` through, then faults the next `times`.
     pub fn add(&self, operation: &str, skip: u32, times: u32, fault: Fault) {
+        self.add_rule(operation, None, skip, times, fault);
+    }
+
+    /// As [`FaultInjector::add`], for requests on items whose partition key
+    /// starts with `key_prefix` only (`"f#"`: dedup index puts).
+    pub fn add_on_key(
+        &self,
+        operation: &str,
+        key_prefix: &str,
+        skip: u32,
+        times: u32,
+        fault: Fault,
+    ) {
+        self.add_rule(operation, Some(key_prefix), skip, times, fault);
+    }
+
+    fn add_rule(
+        &self,
+        operation: &str,
+        key_prefix: Option<&str>,
+        skip: u32,
+        times: u32,
+        fault: Fault,
+    ) {
         self.lock().rules.push(Rule {
             operation: operation.to_owned(),
+            key_prefix: key_prefix.map(|p| format!(r#""pk":{{"S":"{p}"#)),
             skip,
             times,
             fault,
@@ -150,12 +178,15 @@ impl FaultInjector {
     }
 
     /// Decides this attempt's fault, if any, counting it against its rule.
-    fn choose(&self, operation: &str) -> Option<Fault> {
+    fn choose(&self, operation: &str, body: &str) -> Option<Fault> {
         let mut state = self.lock();
-        let rule = state
-            .rules
-            .iter_mut()
-            .find(|r| r.operation == operation && r.times > 0)?;
+        let rule = state.rules.iter_mut().find(|r| {
+            r.operation == operation
+                && r.times > 0
+                && r.key_prefix
+                    .as_ref()
+                    .is_none_or(|p| body.contains(p.as_str()))
+        })?;
         if rule.skip > 0 {
             rule.skip -= 1;
             return None;
@@ -196,7 +227,13 @@ impl Intercept for FaultInjector {
             .load::<Metadata>()
             .map(|m| m.name().to_owned())
             .unwrap_or_default();
-        let fault = self.choose(&operation);
+        let body = context
+            .request()
+            .body()
+            .bytes()
+            .map(|b| String::from_utf8_lossy(b).into_owned())
+            .unwrap_or_default();
+        let fault = self.choose(&operation, &body);
         let request = context.request_mut();
         match &fault {
             Some(Fault::Reject { .. }) => {

@@ -155,7 +155,12 @@ impl IssuingVault for MemoryVault {
     async fn abandon(&self, record: &VaultRecord, _now: i64) -> Result<(), VaultError> {
         self.writes.fetch_add(1, Ordering::Relaxed);
         // DynamoDB keeps a husk until TTL removes it; here it goes at once.
-        self.lock().remove(&record_key(&record.token));
+        // Only this writer's record: the same ciphertext.
+        let mut items = self.lock();
+        let key = record_key(&record.token);
+        if matches!(items.get(&key), Some(Item::Record(r)) if r.ciphertext == record.ciphertext) {
+            items.remove(&key);
+        }
         Ok(())
     }
 

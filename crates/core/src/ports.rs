@@ -68,11 +68,13 @@ pub trait IssuingVault: Send + Sync {
     /// at `now`; [`CreateError::IndexExists`] if a live one is there.
     async fn create_index(&self, index: &IndexEntry, now: i64) -> Result<(), CreateError>;
 
-    /// Voids a record this writer created and never handed out (it lost the
-    /// dedup race): its ciphertext and wrapped key are overwritten at once
-    /// and the husk expires at `now`, so the vault keeps one copy of the PAN.
-    /// A put, not a delete: the tokenize role has no `DeleteItem`. Only ever
-    /// called on a record no index item names.
+    /// Voids a record this writer may have created and never handed out (it
+    /// lost the dedup race, or its write failed): its ciphertext and wrapped
+    /// key are overwritten at once and the husk expires at `now`, so the
+    /// vault keeps no PAN no caller holds a token for. Only where the stored
+    /// ciphertext is this record's (a fresh nonce makes it unique); absent or
+    /// already voided is success. A put, not a delete: the tokenize role has
+    /// no `DeleteItem`. Only ever called on a record no index item names.
     async fn abandon(&self, record: &VaultRecord, now: i64) -> Result<(), VaultError>;
 
     /// Reads only the non-sensitive facts of a record (never `ct`, `dk`, `fp`).

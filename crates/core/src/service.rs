@@ -488,33 +488,50 @@ impl Tokenizer {
     /// the write units. Record first, so an index item never names a missing
     /// record. A writer that loses the race for the index voids its own
     /// record, which no one was given, and reports [`CreateError::IndexExists`]
-    /// (the caller then reads the winner's token).
+    /// (the caller then reads the winner's token). A write that fails leaves
+    /// no record behind where the vault can tell: a PAN no caller holds a
+    /// token for is a copy PCI DSS 3.2.1 says not to keep.
     async fn store(
         &self,
         record: &VaultRecord,
         index: Option<&IndexKey>,
     ) -> Result<(), CreateError> {
-        self.vault.create(record).await?;
+        let now = record.facts.created_at;
+        match self.vault.create(record).await {
+            Ok(()) => {}
+            Err(CreateError::Vault(e)) => {
+                // The put may have been applied with its reply lost; voiding
+                // is conditional on this very ciphertext, so it never touches
+                // another writer's record. If the void fails too, `tessera
+                // verify` reports the record as unindexed.
+                let _ = self.vault.abandon(record, now).await;
+                return Err(CreateError::Vault(e));
+            }
+            Err(refused) => return Err(refused),
+        }
         let Some(key) = index else {
             return Ok(());
         };
         let entry = self.index_entry(record, key.clone());
-        let now = record.facts.created_at;
-        match self.vault.create_index(&entry, now).await {
-            Err(CreateError::IndexExists) => {}
-            // On any other failure the record stays: whether the index was
-            // written is unknown, and voiding a record an index names would
-            // break that token. It expires with the token if never indexed.
-            other => return other,
-        }
-        // Taken: by another writer, or by this one if the SDK retried a put
-        // whose response was lost. Only another writer's index voids ours.
-        match self.vault.find_index(key).await? {
-            Some(found) if found.token == record.token => Ok(()),
-            _ => {
+        let failure = match self.vault.create_index(&entry, now).await {
+            Ok(()) => return Ok(()),
+            Err(e) => e,
+        };
+        // Refused (taken by another writer), or failed with its outcome
+        // unknown: a consistent read says which. Only an index item naming
+        // this token keeps the record; otherwise no one can be given it.
+        match self.vault.find_index(key).await {
+            Ok(Some(found)) if found.token == record.token => Ok(()),
+            Ok(found) => {
                 self.vault.abandon(record, now).await?;
-                Err(CreateError::IndexExists)
+                match (found, failure) {
+                    (Some(_), _) => Err(CreateError::IndexExists),
+                    (None, failure) => Err(failure),
+                }
             }
+            // The vault is unreachable: the record stays, unindexed, for
+            // `tessera verify` to report; the caller gets the failure.
+            Err(_) => Err(failure),
         }
     }
 

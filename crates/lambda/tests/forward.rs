@@ -141,7 +141,7 @@ async fn harness_with(policy: AddressPolicy, trust: Trust) -> Harness {
     let egress = Egress::new(resolver.clone(), policy, roots)
         .expect("egress")
         .with_timeouts(Duration::from_secs(1), Duration::from_secs(2));
-    let all = r#"["/v1/charges","/v1/slow","/v1/big","/v1/redirect"]"#;
+    let all = r#"["/v1/charges","/v1/slow","/v1/big","/v1/binary","/v1/redirect"]"#;
     let dest = |name: &str, host: &str| {
         format!(
             r#"{{"name":"{name}","host":"{host}","port":{port},"path_prefixes":{all},"methods":["POST","GET"]}}"#
@@ -623,6 +623,70 @@ async fn placeholders_and_card_numbers_are_refused_outside_the_body() {
     }
     assert_eq!(h.vault.stats().reads, reads);
     assert_eq!(h.stub.received().len(), 0);
+}
+
+/// Problem kinds only forward produces; `promises.rs` produces every other
+/// kind through the other three functions.
+fn forward_only(slug: &str) -> bool {
+    slug.starts_with("upstream-")
+        || slug.ends_with("destination")
+        || slug.starts_with("destination-")
+}
+
+#[tokio::test]
+async fn every_forward_problem_kind_is_produced_by_some_request() {
+    let h = harness().await;
+    let visa = h.token(VISA, Expiry::Never).await;
+    let body = format!(r#"{{"a":"{{{{{visa}}}}}"}}"#);
+    let mut produced = std::collections::BTreeSet::new();
+    let mut expect = |(status, answer, _): (u64, Value, String), slug: &str| {
+        assert_eq!(
+            problem(&answer),
+            format!("urn:tessera:problem:{slug}"),
+            "{status}: {answer}"
+        );
+        produced.insert(slug.to_owned());
+    };
+    expect(
+        h.forward("https://127.0.0.1/v1/charges".into(), &body)
+            .await,
+        "invalid-destination",
+    );
+    expect(
+        h.forward(h.url("other.example", "/v1/charges"), &body)
+            .await,
+        "destination-not-allowed",
+    );
+    expect(
+        h.forward(h.url("metadata.example", "/v1/charges"), &body)
+            .await,
+        "upstream-address-forbidden",
+    );
+    expect(
+        h.forward(h.url("wrong.example", "/v1/charges"), &body)
+            .await,
+        "upstream-unreachable",
+    );
+    expect(
+        h.forward(h.url("processor.example", "/v1/big"), "{}").await,
+        "upstream-too-large",
+    );
+    expect(
+        h.forward(h.url("processor.example", "/v1/binary"), "{}")
+            .await,
+        "upstream-invalid",
+    );
+    expect(
+        h.forward(h.url("processor.example", "/v1/slow"), "{}")
+            .await,
+        "upstream-timeout",
+    );
+    let all: std::collections::BTreeSet<String> = tessera_lambda::problem::Kind::ALL
+        .iter()
+        .map(|k| k.slug().to_owned())
+        .filter(|s| forward_only(s))
+        .collect();
+    assert_eq!(produced, all, "a forward problem kind no request produces");
 }
 
 /// p50 of a sample, in microseconds.

@@ -222,6 +222,10 @@ async fn answer(
         "/v1/big" => Response::builder()
             .header("content-type", "application/json")
             .body(Full::new(Bytes::from(vec![b' '; BIG_BYTES]))),
+        // Not UTF-8: an answer the scrubber cannot read must not pass.
+        "/v1/binary" => Response::builder()
+            .header("content-type", "application/octet-stream")
+            .body(Full::new(Bytes::from_static(&[0xff, 0xfe, 0x34, 0x31]))),
         "/v1/redirect" => Response::builder()
             .status(StatusCode::FOUND)
             .header("location", format!("https://localhost:{port}/v1/charges"))

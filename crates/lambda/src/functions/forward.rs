@@ -162,6 +162,16 @@ impl Function for Forward {
         self.forward(request, caller, facts).await
     }
 
+    fn note(&self, _route: &Route, request: &Request, facts: &mut Facts) {
+        let Ok(body) = extract::json::<ForwardBody>(request) else {
+            return;
+        };
+        if let Ok(reason) = parse_reason(body.reason.as_deref()) {
+            facts.reason = reason;
+        }
+        let _ = note_tokens(&body, facts);
+    }
+
     fn key_stats(&self) -> KeyStats {
         self.detokenizer.key_stats()
     }
@@ -246,6 +256,17 @@ fn egress(dev_ca: Option<String>) -> Result<Egress, InitError> {
     built.map_err(|e| InitError::Forward(e.to_string()))
 }
 
+/// Parses the body's placeholders and notes their tokens for the audit event.
+fn note_tokens<'a>(body: &'a ForwardBody, facts: &mut Facts) -> Result<Template<'a>, Problem> {
+    let text = body.body.as_ref().map_or("", SecretString::expose);
+    let template = Template::parse(text)?;
+    facts.tokens = template.tokens.len();
+    for token in &template.tokens {
+        facts.token(token);
+    }
+    Ok(template)
+}
+
 impl Forward {
     async fn forward(
         &self,
@@ -260,15 +281,13 @@ impl Forward {
         let target = parse_target(&body.url)?;
         // Destination first: a caller learns nothing about tokens for a
         // destination it may not use, and no token is read.
+        // The tokens are noted first (parsing reads no vault), so a refused
+        // destination is audited with the tokens it asked for.
+        let template = note_tokens(&body, facts);
         let granted = self.destinations.authorize(caller, &method, &target)?;
         facts.destination = granted.audit;
         let headers = outbound_headers(&body.headers)?;
-        let text = body.body.as_ref().map_or("", SecretString::expose);
-        let template = Template::parse(text)?;
-        facts.tokens = template.tokens.len();
-        for token in &template.tokens {
-            facts.token(token);
-        }
+        let template = template?;
         let mut pans = Vec::with_capacity(template.tokens.len());
         if !template.tokens.is_empty() {
             // Any token that does not open stops the forward: nothing is sent.
