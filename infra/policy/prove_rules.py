@@ -456,6 +456,11 @@ def firewall_denylist(t):
     props(t, "ForwardDestinationAllowList")["RuleGroup"]["RulesSource"]["RulesSourceList"]["GeneratedRulesType"] = "DENYLIST"
 
 
+def forward_any_port_out(t):
+    props(t, "ForwardSecurityGroup")["SecurityGroupEgress"].append(
+        {"IpProtocol": "-1", "CidrIp": "0.0.0.0/0", "Description": "anything"})
+
+
 def forward_open_to_all(t):
     stmts = props(t, "Api")["DefinitionBody"]["x-amazon-apigateway-policy"]["Statement"]
     props(t, "Api")["DefinitionBody"]["x-amazon-apigateway-policy"]["Statement"] = [
@@ -590,6 +595,7 @@ CASES = [
     ("network.guard", "forward_egress_allow_list", firewall_allows_http_host, "sam"),
     ("network.guard", "forward_egress_allow_list", firewall_passes_by_default, "sam"),
     ("network.guard", "forward_egress_allow_list", firewall_denylist, "expanded"),
+    ("network.guard", "forward_security_group_https_only", forward_any_port_out, "sam"),
     ("expanded/api.guard", "forward_denied_to_non_forwarders", forward_open_to_all, "sam+expand"),
     ("expanded/api.guard", "forward_denied_to_non_forwarders", forward_deny_post_only, "sam+expand"),
     ("expanded/api.guard", "forward_denied_to_non_forwarders", forward_allowed_to_tokenizers, "sam+expand"),
