@@ -29,6 +29,11 @@ EXAMPLE_PARAMETERS = {
     "DescribeRoleArns": f"arn:aws:iam::{ACCOUNT}:role/payments-describer",
     "DetokenizerRoleArns": f"arn:aws:iam::{ACCOUNT}:role/settlement-detokenizer",
     "AdminRoleArns": f"arn:aws:iam::{ACCOUNT}:role/tessera-admin",
+    "ForwardRoleArns": f"arn:aws:iam::{ACCOUNT}:role/payments-forwarder",
+    "ForwardDestinations": '[{"name":"acme","host":"api.processor.example","port":443,'
+                           '"path_prefixes":["/v1/charges"],"methods":["POST"]}]',
+    "ForwardGrants": f"arn:aws:iam::{ACCOUNT}:role/payments-forwarder=acme",
+    "ForwardDestinationHosts": "api.processor.example",
     "KeyAdminArns": f"arn:aws:iam::{ACCOUNT}:role/key-admin",
     "DeployerArn": f"arn:aws:iam::{ACCOUNT}:role/tessera-deployer",
     "KeyBreakGlassArn": f"arn:aws:iam::{ACCOUNT}:role/break-glass",

@@ -50,6 +50,13 @@ def set_role(function, role):
     return mutate
 
 
+def set_log_group(policy, group):
+    def mutate(t):
+        statement(t, policy, "WriteOwnLogs")["Resource"] = {"Fn::GetAtt": [group, "Arn"]}
+    mutate.__name__ = f"{policy}_writes_{group}"
+    return mutate
+
+
 def add_dev_principal_to_function(t):
     props(t, "TokenizeFunction")["Environment"]["Variables"]["TESSERA_DEV_PRINCIPAL"] = "arn:aws:iam::111122223333:role/dev"
 
@@ -348,6 +355,152 @@ def permission_for_any_route(t):
     props(t, "DeletePermission")["SourceArn"] = {"Fn::Sub": "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${Api}/*"}
 
 
+# ---- forward, its egress, the operator roles, the rotation schedule
+
+def forward_statement(t, sid):
+    return statement(t, "ForwardPolicy", sid)
+
+
+def forward_deletes(t):
+    props(t, "ForwardPolicy")["PolicyDocument"]["Statement"].append(
+        {"Sid": "Erase", "Effect": "Allow", "Action": ["dynamodb:DeleteItem"],
+         "Resource": {"Fn::GetAtt": ["VaultTable", "Arn"]}})
+
+
+def forward_reads_fingerprint_key(t):
+    props(t, "ForwardPolicy")["PolicyDocument"]["Statement"].append(
+        {"Sid": "ReadKey", "Effect": "Allow", "Action": ["secretsmanager:GetSecretValue"],
+         "Resource": {"Ref": "FingerprintKeySecret"}})
+
+
+def forward_unwraps_without_table_context(t):
+    del forward_statement(t, "UnwrapDataKeys")["Condition"]["StringEquals"]["kms:EncryptionContext:table"]
+
+
+def forward_reads_index_items(t):
+    forward_statement(t, "ReadRecords")["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"] = ["t#*", "f#*"]
+
+
+def forward_dev_ca(t):
+    props(t, "ForwardFunction")["Environment"]["Variables"]["TESSERA_FORWARD_DEV_CA"] = "/tmp/dev-ca.pem"
+
+
+def forward_destinations_literal(t):
+    props(t, "ForwardFunction")["Environment"]["Variables"]["TESSERA_FORWARD_DESTINATIONS"] = "[]"
+
+
+def operator_decrypts(t):
+    statement(t, "OperatorPolicy", "ImportGeneratesDataKeys")["Action"].append("kms:Decrypt")
+
+
+def operator_key_policy_decrypt(t):
+    for s in props(t, "VaultKey")["KeyPolicy"]["Statement"]:
+        if "Fn::If" in s and s["Fn::If"][1].get("Sid") == "OperatorSealsAndRewrapsDataKeys":
+            s["Fn::If"][1]["Action"].append("kms:Decrypt")
+            return
+    raise KeyError("OperatorSealsAndRewrapsDataKeys")
+
+
+def operator_reads_ciphertext(t):
+    cond = statement(t, "OperatorPolicy", "ImportChecksRecordsExist")["Condition"]
+    cond["ForAllValues:StringEquals"]["dynamodb:Attributes"].append("ct")
+
+
+def rewrap_without_table_context(t):
+    del statement(t, "OperatorPolicy", "RewrapReEncryptsDataKeys")["Condition"]["StringEquals"]["kms:EncryptionContext:table"]
+
+
+def operator_role_always_created(t):
+    del resource(t, "OperatorRole")["Condition"]
+
+
+def forward_route_to_nat(t):
+    p = props(t, "ForwardDefaultRouteA")
+    del p["VpcEndpointId"]
+    p["NatGatewayId"] = {"Ref": "NatGatewayA"}
+
+
+def forward_route_to_internet_gateway(t):
+    t["Resources"]["ForwardIpv6Route"] = {
+        "Type": "AWS::EC2::Route", "Condition": "UsePrivateNetwork",
+        "Properties": {"RouteTableId": {"Ref": "ForwardRouteTableB"}, "DestinationIpv6CidrBlock": "::/0",
+                       "GatewayId": {"Ref": "InternetGateway"}}}
+
+
+def private_subnets_route_to_nat(t):
+    t["Resources"]["PrivateDefaultRoute"] = {
+        "Type": "AWS::EC2::Route", "Condition": "UsePrivateNetwork",
+        "Properties": {"RouteTableId": {"Ref": "PrivateRouteTable"}, "DestinationCidrBlock": "0.0.0.0/0",
+                       "NatGatewayId": {"Ref": "NatGatewayA"}}}
+
+
+def tokenize_in_forward_subnets(t):
+    props(t, "TokenizeFunction")["VpcConfig"] = {"Fn::If": ["UsePrivateNetwork", {
+        "SecurityGroupIds": [{"Ref": "FunctionSecurityGroup"}],
+        "SubnetIds": [{"Ref": "ForwardSubnetA"}, {"Ref": "ForwardSubnetB"}]}, {"Ref": "AWS::NoValue"}]}
+
+
+def private_subnet_on_public_table(t):
+    props(t, "PrivateSubnetARoutes")["RouteTableId"] = {"Ref": "PublicRouteTableA"}
+
+
+def firewall_allows_http_host(t):
+    props(t, "ForwardDestinationAllowList")["RuleGroup"]["RulesSource"]["RulesSourceList"]["TargetTypes"].append("HTTP_HOST")
+
+
+def firewall_passes_by_default(t):
+    props(t, "ForwardFirewallPolicy")["FirewallPolicy"]["StatefulDefaultActions"] = ["aws:alert_established"]
+
+
+def firewall_denylist(t):
+    props(t, "ForwardDestinationAllowList")["RuleGroup"]["RulesSource"]["RulesSourceList"]["GeneratedRulesType"] = "DENYLIST"
+
+
+def forward_any_port_out(t):
+    props(t, "ForwardSecurityGroup")["SecurityGroupEgress"].append(
+        {"IpProtocol": "-1", "CidrIp": "0.0.0.0/0", "Description": "anything"})
+
+
+def forward_open_to_all(t):
+    stmts = props(t, "Api")["DefinitionBody"]["x-amazon-apigateway-policy"]["Statement"]
+    props(t, "Api")["DefinitionBody"]["x-amazon-apigateway-policy"]["Statement"] = [
+        s for s in stmts if s.get("Sid") != "OnlyForwardersForward"]
+
+
+def forward_deny_post_only(t):
+    for s in props(t, "Api")["DefinitionBody"]["x-amazon-apigateway-policy"]["Statement"]:
+        if s.get("Sid") == "OnlyForwardersForward":
+            s["Resource"] = ["execute-api:/*/POST/v1/forward"]
+
+
+def forward_allowed_to_tokenizers(t):
+    for s in props(t, "Api")["DefinitionBody"]["x-amazon-apigateway-policy"]["Statement"]:
+        if s.get("Sid") == "ForwardCallers":
+            s["Principal"] = {"AWS": {"Ref": "TokenizerRoleArns"}}
+
+
+def forward_shares_stage_throttle(t):
+    props(t, "Api")["MethodSettings"] = [
+        m for m in props(t, "Api")["MethodSettings"] if m["ResourcePath"] != "/~1v1~1forward"]
+
+
+def no_forward_throttle_alarm(t):
+    del t["Resources"]["ForwardThrottlesAlarm"]
+
+
+def dashboard_without_forward(t):
+    body = props(t, "Dashboard")["DashboardBody"]["Fn::Sub"]
+    props(t, "Dashboard")["DashboardBody"]["Fn::Sub"] = body.replace(',["...","forward"]', "")
+
+
+def rotation_schedule_disabled(t):
+    props(t, "FingerprintRotationDue")["State"] = "DISABLED"
+
+
+def cryptoperiod_two_years(t):
+    t["Parameters"]["FingerprintKeyCryptoperiodDays"]["MaxValue"] = 730
+
+
 # (rules file, rule that must fail, what the broken copy does, where it is broken)
 CASES = [
     ("functions.guard", "every_function_has_an_explicit_role", drop_admin_role, "sam"),
@@ -418,6 +571,37 @@ CASES = [
     ("expanded/observability.guard", "canary_rolls_back_on_alarms", canary_without_alarms, "sam+expand"),
     ("expanded/observability.guard", "trail_logs_alias_invocations", trail_selects_exact_function_arns, "sam+expand"),
     ("expanded/observability.guard", "deployment_role_scoped", sam_default_deployment_role, "sam+expand"),
+    ("functions.guard", "forward_has_its_own_role", set_role("ForwardFunction", "DetokenizeFunctionRole"), "sam"),
+    ("functions.guard", "no_forward_dev_ca_in_functions", forward_dev_ca, "sam"),
+    ("functions.guard", "no_forward_dev_ca_in_functions", forward_dev_ca, "sam+expand"),
+    ("functions.guard", "forward_knows_its_destinations", forward_destinations_literal, "sam"),
+    ("iam.guard", "forward_cannot_write_or_read_secrets", forward_deletes, "sam"),
+    ("iam.guard", "forward_cannot_write_or_read_secrets", forward_reads_fingerprint_key, "sam"),
+    ("iam.guard", "forward_reads_as_detokenize", forward_unwraps_without_table_context, "sam"),
+    ("iam.guard", "forward_reads_as_detokenize", forward_reads_index_items, "sam"),
+    ("iam.guard", "functions_write_only_own_logs", set_log_group("ForwardPolicy", "TokenizeLogGroup"), "sam"),
+    ("iam.guard", "operator_never_unwraps_data_keys", operator_decrypts, "sam"),
+    ("iam.guard", "operator_never_unwraps_data_keys", operator_key_policy_decrypt, "sam"),
+    ("iam.guard", "operator_never_unwraps_data_keys", operator_reads_ciphertext, "sam"),
+    ("iam.guard", "data_keys_pinned_to_vault_context", rewrap_without_table_context, "sam"),
+    ("keys.guard", "operator_roles_only_when_named", operator_role_always_created, "sam"),
+    ("keys.guard", "fingerprint_rotation_is_scheduled", rotation_schedule_disabled, "sam"),
+    ("keys.guard", "fingerprint_rotation_is_scheduled", cryptoperiod_two_years, "sam"),
+    ("network.guard", "forward_default_route_is_the_firewall", forward_route_to_nat, "sam"),
+    ("network.guard", "forward_default_route_is_the_firewall", forward_route_to_internet_gateway, "expanded"),
+    ("network.guard", "only_forward_reaches_the_internet", private_subnets_route_to_nat, "sam"),
+    ("network.guard", "only_forward_reaches_the_internet", tokenize_in_forward_subnets, "sam+expand"),
+    ("network.guard", "only_forward_reaches_the_internet", private_subnet_on_public_table, "expanded"),
+    ("network.guard", "forward_egress_allow_list", firewall_allows_http_host, "sam"),
+    ("network.guard", "forward_egress_allow_list", firewall_passes_by_default, "sam"),
+    ("network.guard", "forward_egress_allow_list", firewall_denylist, "expanded"),
+    ("network.guard", "forward_security_group_https_only", forward_any_port_out, "sam"),
+    ("expanded/api.guard", "forward_denied_to_non_forwarders", forward_open_to_all, "sam+expand"),
+    ("expanded/api.guard", "forward_denied_to_non_forwarders", forward_deny_post_only, "sam+expand"),
+    ("expanded/api.guard", "forward_denied_to_non_forwarders", forward_allowed_to_tokenizers, "sam+expand"),
+    ("expanded/api.guard", "forward_has_its_own_throttle", forward_shares_stage_throttle, "sam+expand"),
+    ("expanded/observability.guard", "forward_is_watched", no_forward_throttle_alarm, "sam+expand"),
+    ("expanded/observability.guard", "forward_is_watched", dashboard_without_forward, "sam+expand"),
 ]
 
 
