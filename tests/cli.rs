@@ -11,7 +11,7 @@ use tessera_aws::secrets::{load_fingerprint_keys, put_new_fingerprint_key, retir
 use tessera_cli::checkpoint::Checkpoint;
 use tessera_cli::import::{self, ImportOptions, ImportState, Importer, Reporter};
 use tessera_cli::rows::{InputFormat, read_rows};
-use tessera_cli::settings::{Settings, Vault};
+use tessera_cli::settings::{Settings, Store, Vault};
 use tessera_cli::{rewrap, rotate, verify};
 use tessera_core::{
     DedupScope, OperatorVault, OsRandom, Pan, SystemClock, TokenFormat, TokenizeRequest, luhn_valid,
@@ -379,4 +379,63 @@ async fn verify_finds_and_repairs_dangling_index_items() {
         .expect("verify");
     assert!(clean.dangling.is_empty());
     assert_eq!((clean.records, clean.index_items), (3, 3));
+}
+
+#[tokio::test]
+async fn a_vault_id_binds_the_clis_data_keys_as_it_binds_the_functions() {
+    let stack = stack().await;
+    const VAULT_ID: &str = "vault-restored-from-elsewhere";
+    let mut restored = settings(&stack);
+    restored.vault_id = Some(VAULT_ID.into());
+    let vault = Vault::open(&restored, stack.clients.clone())
+        .await
+        .expect("open");
+    let pan = Pan::parse(&card(500)).expect("pan");
+    let token = vault
+        .tokenizer()
+        .tokenize(&TokenizeRequest::new(pan.clone()))
+        .await
+        .expect("tokenize")
+        .token;
+    // The detokenize function's own wiring: the KMS context and the AAD
+    // both name the vault id, not the table.
+    let function = || {
+        tessera_core::Detokenizer::new(
+            tessera_core::Ports {
+                clock: Arc::new(SystemClock),
+                rng: Arc::new(OsRandom),
+                vault_id: VAULT_ID.into(),
+            },
+            stack.vault(),
+            Arc::new(tessera_aws::KmsKeyRing::new(
+                stack.clients.kms.clone(),
+                &stack.made.key_arn,
+                VAULT_ID,
+            )),
+            tessera_core::CacheLimits::default(),
+        )
+    };
+    assert_eq!(function().detokenize(&token).await.expect("open").pan, pan);
+    // rewrap and verify need no fingerprint secret: their role reads none.
+    let mut no_secret = restored.clone();
+    no_secret.fingerprint_secret_id = String::new();
+    assert!(
+        Vault::open(&no_secret, stack.clients.clone())
+            .await
+            .is_err()
+    );
+    let store = Store::open(&no_secret, stack.clients.clone())
+        .await
+        .expect("rewrap and verify open the vault without the secret");
+    let summary = rewrap::rewrap(
+        store.dynamo.as_ref(),
+        store.keyring.as_ref(),
+        10,
+        &Checkpoint::at(temp("vault-id-rewrap.checkpoint")),
+        &|_| {},
+    )
+    .await
+    .expect("rewrap under the vault id's context");
+    assert_eq!(summary.records, 1);
+    assert_eq!(function().detokenize(&token).await.expect("open").pan, pan);
 }

@@ -11,7 +11,7 @@ use tessera_aws::secrets::{put_new_fingerprint_key, retire_previous_key};
 use tessera_cli::checkpoint::Checkpoint;
 use tessera_cli::import::{DEFAULT_CHUNK_ROWS, ImportOptions, Importer, Reporter};
 use tessera_cli::rows::{InputFormat, read_rows};
-use tessera_cli::settings::{Settings, Vault};
+use tessera_cli::settings::{Settings, Store, Vault};
 use tessera_cli::{CliError, import, rewrap, rotate, verify};
 use tessera_core::{DedupScope, OsRandom};
 
@@ -222,7 +222,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             Ok(())
         }
         Command::Rewrap { page, checkpoint } => {
-            let vault = Vault::open(&settings, clients).await?;
+            let vault = Store::open(&settings, clients).await?;
             let progress = bar(None);
             let summary = rewrap::rewrap(
                 vault.dynamo.as_ref(),
@@ -240,7 +240,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             Ok(())
         }
         Command::Verify { repair, page } => {
-            let vault = Vault::open(&settings, clients).await?;
+            let vault = Store::open(&settings, clients).await?;
             let progress = bar(None);
             let report = verify::check(
                 vault.dynamo.as_ref(),

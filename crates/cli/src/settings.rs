@@ -43,16 +43,21 @@ pub struct Settings {
 }
 
 impl Settings {
-    fn require(&self) -> Result<(), CliError> {
-        let missing: Vec<&str> = [
+    /// Checks that the table and key are set and, when `fingerprints`, the
+    /// fingerprint secret too.
+    fn require(&self, fingerprints: bool) -> Result<(), CliError> {
+        let mut needed = vec![
             ("TESSERA_TABLE", &self.table),
             ("TESSERA_KMS_KEY_ID", &self.kms_key_id),
-            ("TESSERA_FINGERPRINT_SECRET_ID", &self.fingerprint_secret_id),
-        ]
-        .iter()
-        .filter(|(_, v)| v.trim().is_empty())
-        .map(|(k, _)| *k)
-        .collect();
+        ];
+        if fingerprints {
+            needed.push(("TESSERA_FINGERPRINT_SECRET_ID", &self.fingerprint_secret_id));
+        }
+        let missing: Vec<&str> = needed
+            .iter()
+            .filter(|(_, v)| v.trim().is_empty())
+            .map(|(k, _)| *k)
+            .collect();
         if missing.is_empty() {
             Ok(())
         } else {
@@ -105,6 +110,55 @@ impl Settings {
     }
 }
 
+/// The vault reached through the AWS adapters, without the fingerprint
+/// keys: what `rewrap` and `verify` need, so their role reads no secret
+/// (with the key and a scan's BIN and last 4, a PAN could be searched for).
+pub struct Store {
+    /// The SDK clients (with a call counter).
+    pub clients: AwsClients,
+    /// The DynamoDB adapter.
+    pub dynamo: Arc<DynamoVault>,
+    /// The KMS adapter.
+    pub keyring: Arc<KmsKeyRing>,
+    /// Clock, randomness and vault id.
+    pub ports: Ports,
+}
+
+impl Store {
+    /// Connects with `clients` and checks the table.
+    pub async fn open(settings: &Settings, clients: AwsClients) -> Result<Store, CliError> {
+        settings.require(false)?;
+        Store::connect(settings, clients).await
+    }
+
+    async fn connect(settings: &Settings, clients: AwsClients) -> Result<Store, CliError> {
+        let dynamo = Arc::new(DynamoVault::new(clients.dynamodb.clone(), &settings.table));
+        dynamo.check().await?;
+        let vault_id = settings
+            .vault_id
+            .clone()
+            .filter(|v| !v.trim().is_empty())
+            .unwrap_or_else(|| settings.table.clone());
+        // The encryption context names the vault id, as the functions' does:
+        // after a restore into a new table it is the original table's name.
+        let keyring = Arc::new(KmsKeyRing::new(
+            clients.kms.clone(),
+            &settings.kms_key_id,
+            &vault_id,
+        ));
+        Ok(Store {
+            ports: Ports {
+                clock: Arc::new(SystemClock),
+                rng: Arc::new(OsRandom),
+                vault_id,
+            },
+            clients,
+            dynamo,
+            keyring,
+        })
+    }
+}
+
 /// The vault reached through the AWS adapters, with both fingerprint keys.
 pub struct Vault {
     /// The SDK clients (with a call counter).
@@ -124,26 +178,16 @@ pub struct Vault {
 impl Vault {
     /// Connects with `clients` and reads the fingerprint keys.
     pub async fn open(settings: &Settings, clients: AwsClients) -> Result<Vault, CliError> {
-        settings.require()?;
-        let dynamo = Arc::new(DynamoVault::new(clients.dynamodb.clone(), &settings.table));
-        dynamo.check().await?;
-        let keyring = Arc::new(KmsKeyRing::new(
-            clients.kms.clone(),
-            &settings.kms_key_id,
-            &settings.table,
-        ));
+        settings.require(true)?;
+        let Store {
+            clients,
+            dynamo,
+            keyring,
+            ports,
+        } = Store::connect(settings, clients).await?;
         let keys = load_fingerprint_keys(&clients.secrets, &settings.fingerprint_secret_id).await?;
-        let vault_id = settings
-            .vault_id
-            .clone()
-            .filter(|v| !v.trim().is_empty())
-            .unwrap_or_else(|| settings.table.clone());
         Ok(Vault {
-            ports: Ports {
-                clock: Arc::new(SystemClock),
-                rng: Arc::new(OsRandom),
-                vault_id,
-            },
+            ports,
             legacy: settings.legacy()?,
             clients,
             dynamo,
