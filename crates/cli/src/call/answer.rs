@@ -76,6 +76,20 @@ fn clean(text: &str) -> String {
         .collect()
 }
 
+/// A correlation id made safe to show. A request id the platform generated
+/// (a UUID) is shown as it is: its hex groups can read as a card number
+/// (`59350500-2222-...`), and masked it would no longer find the call in the
+/// audit log. Anything else is [`clean`]ed.
+fn clean_correlation_id(text: &str) -> String {
+    let groups: Vec<&str> = text.split('-').collect();
+    let uuid = groups.len() == 5
+        && groups
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit()));
+    if uuid { text.to_owned() } else { clean(text) }
+}
+
 #[derive(Deserialize)]
 struct Detokenized {
     pan: String,
@@ -150,7 +164,7 @@ fn problem(answer: &Answer) -> CliError {
         }),
         title: clean(&title),
         detail: clean(&detail),
-        correlation_id: clean(&body.correlation_id),
+        correlation_id: clean_correlation_id(&body.correlation_id),
     })
 }
 
@@ -186,6 +200,17 @@ mod tests {
             !e.contains("4111 1111 1111 1111") && !e.contains('\u{1b}'),
             "{e}"
         );
+    }
+
+    #[test]
+    fn a_platform_request_id_is_shown_whole_and_anything_else_masked() {
+        let id = "59350500-2222-43e3-b499-2ee83cd13ff7";
+        assert_eq!(clean_correlation_id(id), id);
+        assert_eq!(
+            clean_correlation_id("4111-1111-1111-1111"),
+            "4111-11**-****-1111"
+        );
+        assert_eq!(clean_correlation_id("cb-7731"), "cb-7731");
     }
 
     #[test]
