@@ -176,7 +176,6 @@ mod tests {
     fn answer(status: u16, body: &str) -> Answer {
         Answer {
             status: StatusCode::from_u16(status).expect("status"),
-            content_type: "application/problem+json".into(),
             body: Zeroizing::new(body.as_bytes().to_vec()),
         }
     }

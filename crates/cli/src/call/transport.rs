@@ -39,12 +39,10 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// cold start, so a slow answer arrives as the API's 503, not a local timeout.
 const EXCHANGE_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// An answer: its status, content type and body.
+/// An answer: its status and body.
 pub struct Answer {
     /// The HTTP status.
     pub status: StatusCode,
-    /// The `Content-Type`, if any.
-    pub content_type: String,
     /// The body. Zeroed on drop: a detokenize answer holds a PAN.
     pub body: Zeroizing<Vec<u8>>,
 }
@@ -168,12 +166,6 @@ impl Transport {
                 CliError::Refused(format!("the API could not be reached: {}", error_chain(&e)))
             })?;
             let status = response.status();
-            let content_type = response
-                .headers()
-                .get(CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or_default()
-                .to_owned();
             let mut incoming = Limited::new(response.into_body(), MAX_ANSWER_BYTES);
             // Sized up front: a detokenize answer never grows the buffer,
             // so no copy of its card number is left in freed memory.
@@ -186,11 +178,7 @@ impl Transport {
                     body.extend_from_slice(&data);
                 }
             }
-            Ok(Answer {
-                status,
-                content_type,
-                body,
-            })
+            Ok(Answer { status, body })
         };
         tokio::time::timeout(EXCHANGE_TIMEOUT, exchange)
             .await
