@@ -30,6 +30,9 @@ pub enum CliError {
         /// The I/O error.
         why: String,
     },
+    /// The API answered with a problem (`tessera call`).
+    #[error("{0}")]
+    Problem(crate::call::ProblemReport),
     /// The command refuses to go on, and says why.
     #[error("{0}")]
     Refused(String),

@@ -3,82 +3,18 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use tessera_aws::AwsClients;
 use tessera_aws::sdk::load_operator_sdk_config;
 use tessera_aws::secrets::{put_new_fingerprint_key, retire_previous_key};
+use tessera_cli::call::{self, Console};
 use tessera_cli::checkpoint::Checkpoint;
-use tessera_cli::import::{DEFAULT_CHUNK_ROWS, ImportOptions, Importer, Reporter};
+use tessera_cli::cli::{self as args, Command};
+use tessera_cli::import::{ImportOptions, Importer, Reporter};
 use tessera_cli::rows::{InputFormat, read_rows};
 use tessera_cli::settings::{Settings, Store, Vault};
 use tessera_cli::{CliError, import, rewrap, rotate, verify};
 use tessera_core::{DedupScope, OsRandom};
-
-/// Operator tooling for a Tessera vault.
-#[derive(Parser)]
-#[command(name = "tessera", version)]
-struct Cli {
-    #[command(flatten)]
-    settings: Settings,
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Subcommand)]
-enum Command {
-    /// Bulk-imports cards from a CSV or JSON Lines file (pan, token, format, expires, metadata).
-    Import {
-        /// The file: `.csv` with a header, anything else JSON Lines. PANs are
-        /// read only from here, never from the command line.
-        file: PathBuf,
-        /// The dedup scope the cards are imported into.
-        #[arg(long, default_value = "default")]
-        scope: String,
-        /// Rows per chunk (one batch read, batch writes of 25 items).
-        #[arg(long, default_value_t = DEFAULT_CHUNK_ROWS)]
-        chunk: usize,
-        /// At most this many rows a second.
-        #[arg(long)]
-        rate: Option<f64>,
-        /// The checkpoint file (default: FILE.checkpoint).
-        #[arg(long)]
-        checkpoint: Option<PathBuf>,
-    },
-    /// Re-indexes records from the previous fingerprint key to the current one.
-    RotateFingerprintKey {
-        /// First put a new random key version (it becomes AWSCURRENT).
-        #[arg(long)]
-        new_key: bool,
-        /// Afterwards, remove AWSPREVIOUS if nothing is indexed under it any more.
-        #[arg(long)]
-        retire: bool,
-        /// Items per scan page.
-        #[arg(long, default_value_t = rotate::DEFAULT_PAGE)]
-        page: u32,
-        /// The checkpoint file.
-        #[arg(long, default_value = "tessera-rotate.checkpoint")]
-        checkpoint: PathBuf,
-    },
-    /// Re-wraps every record's data key under the current KMS key (kms:ReEncrypt).
-    Rewrap {
-        /// Items per scan page.
-        #[arg(long, default_value_t = rotate::DEFAULT_PAGE)]
-        page: u32,
-        /// The checkpoint file.
-        #[arg(long, default_value = "tessera-rewrap.checkpoint")]
-        checkpoint: PathBuf,
-    },
-    /// Checks that index items and records agree; read-only unless --repair.
-    Verify {
-        /// Remove dangling index items.
-        #[arg(long)]
-        repair: bool,
-        /// Items per scan page.
-        #[arg(long, default_value_t = rotate::DEFAULT_PAGE)]
-        page: u32,
-    },
-}
 
 fn bar(len: Option<u64>) -> ProgressBar {
     let bar = ProgressBar::new(len.unwrap_or(0));
@@ -105,11 +41,10 @@ impl Reporter for BarReporter {
     }
 }
 
-async fn run(cli: Cli) -> Result<(), CliError> {
+async fn run(settings: Settings, command: Command) -> Result<(), CliError> {
     let sdk = load_operator_sdk_config().await;
     let clients = AwsClients::new(&sdk);
-    let settings = cli.settings;
-    match cli.command {
+    match command {
         Command::RotateFingerprintKey {
             new_key,
             retire,
@@ -285,6 +220,10 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             }
             Ok(())
         }
+        // `main` runs it before any vault setting is read.
+        Command::Call(_) => Err(CliError::Refused(
+            "`call` does not run with the vault commands".into(),
+        )),
     }
 }
 
@@ -299,8 +238,32 @@ fn settings_check(settings: &Settings) -> Result<(), CliError> {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let cli = Cli::parse();
-    match run(cli).await {
+    let cli = match args::parse(std::env::args_os()) {
+        Ok(cli) => cli,
+        Err(usage) => {
+            if usage.to_stderr {
+                eprint!("{}", usage.text);
+            } else {
+                print!("{}", usage.text);
+            }
+            return ExitCode::from(u8::try_from(usage.code).unwrap_or(2));
+        }
+    };
+    if let Command::Call(call_args) = &cli.command {
+        // The standard chain: environment, profile, SSO, web identity,
+        // container and instance credentials, as the SDK resolves them.
+        let sdk = load_operator_sdk_config().await;
+        let mut stdin = std::io::stdin().lock();
+        let mut stdout = std::io::stdout().lock();
+        let mut stderr = std::io::stderr().lock();
+        let mut console = Console {
+            stdin: &mut stdin,
+            stdout: &mut stdout,
+            stderr: &mut stderr,
+        };
+        return call::execute(call_args, &sdk, &mut console).await;
+    }
+    match run(cli.settings, cli.command).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("tessera: {e}");

@@ -13,6 +13,7 @@ use crate::CliError;
 
 /// Where the vault is, as the functions are configured.
 #[derive(clap::Args, Debug, Clone)]
+#[command(next_help_heading = "Vault settings (import, rotate-fingerprint-key, rewrap, verify)")]
 pub struct Settings {
     /// The vault's DynamoDB table.
     #[arg(long, env = "TESSERA_TABLE", global = true, default_value = "")]

@@ -1,0 +1,246 @@
+//! Showing an answer: facts as JSON on stdout, detokenize's card number
+//! alone on stdout, a problem's type, title and detail on stderr.
+
+use std::fmt;
+use std::io::Write;
+
+use serde::Deserialize;
+use serde_json::Value;
+use tessera_core::{Token, mask_card_numbers};
+use zeroize::Zeroizing;
+
+use super::Answer;
+use crate::CliError;
+
+/// What a successful answer holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Expect {
+    /// Token facts, printed as JSON; a `pan` field in them is refused.
+    Facts,
+    /// Detokenize's answer: only its card number is printed.
+    Pan,
+    /// No body (204): the token erased is noted on stderr.
+    Nothing(Token),
+}
+
+/// An RFC 9457 problem the API answered with, every text masked of card
+/// numbers (the API never sends one; this does not trust that).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProblemReport {
+    /// The HTTP status.
+    pub status: u16,
+    /// The stable `type` URI (`urn:tessera:problem:...`).
+    pub kind: String,
+    /// The `title`.
+    pub title: String,
+    /// The `detail`.
+    pub detail: String,
+    /// The `correlation_id`, to find the request in the audit log.
+    pub correlation_id: String,
+}
+
+impl fmt::Display for ProblemReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.status, self.title)?;
+        write!(f, "\n  type: {}", self.kind)?;
+        write!(f, "\n  title: {}", self.title)?;
+        write!(f, "\n  detail: {}", self.detail)?;
+        if !self.correlation_id.is_empty() {
+            write!(f, "\n  correlation id: {}", self.correlation_id)?;
+        }
+        Ok(())
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct ProblemBody {
+    #[serde(rename = "type")]
+    kind: String,
+    title: String,
+    detail: String,
+    correlation_id: String,
+    // API Gateway's own refusals (IAM, missing route): `{"message": ...}`
+    // or `{"Message": ...}`.
+    message: String,
+    #[serde(rename = "Message")]
+    message_upper: String,
+}
+
+/// Text from the API made safe to show: card numbers masked, control
+/// characters (a terminal escape sequence) dropped.
+fn clean(text: &str) -> String {
+    mask_card_numbers(text)
+        .chars()
+        .filter(|c| !c.is_control())
+        .collect()
+}
+
+/// A correlation id made safe to show. A request id the platform generated
+/// (a UUID) is shown as it is: its hex groups can read as a card number
+/// (`59350500-2222-...`), and masked it would no longer find the call in the
+/// audit log. Anything else is [`clean`]ed.
+fn clean_correlation_id(text: &str) -> String {
+    let groups: Vec<&str> = text.split('-').collect();
+    let uuid = groups.len() == 5
+        && groups
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit()));
+    if uuid { text.to_owned() } else { clean(text) }
+}
+
+#[derive(Deserialize)]
+struct Detokenized {
+    pan: String,
+}
+
+/// Shows `answer`: on success writes what `expect` says to `stdout`; on an
+/// error status returns [`CliError::Problem`] (shown by the caller on stderr).
+pub fn show(
+    answer: &Answer,
+    expect: &Expect,
+    stdout: &mut dyn Write,
+    stderr: &mut dyn Write,
+) -> Result<(), CliError> {
+    if !answer.status.is_success() {
+        return Err(problem(answer));
+    }
+    let write_err = |e: std::io::Error| CliError::Refused(format!("stdout: {e}"));
+    match expect {
+        Expect::Pan => {
+            let found: Detokenized = serde_json::from_slice(&answer.body)
+                .map_err(|_| CliError::Refused("the API's answer holds no card number".into()))?;
+            let pan = Zeroizing::new(found.pan);
+            let mut line = Zeroizing::new(String::with_capacity(pan.len() + 1));
+            line.push_str(&pan);
+            line.push('\n');
+            stdout.write_all(line.as_bytes()).map_err(write_err)?;
+        }
+        Expect::Facts => {
+            let facts: Value = serde_json::from_slice(&answer.body)
+                .map_err(|_| CliError::Refused("the API's answer is not JSON".into()))?;
+            if facts.get("pan").is_some() {
+                return Err(CliError::Refused(
+                    "the API's answer holds a card number where none belongs; not shown".into(),
+                ));
+            }
+            let text = serde_json::to_string_pretty(&facts)
+                .map_err(|_| CliError::Refused("the API's answer is not JSON".into()))?;
+            writeln!(stdout, "{text}").map_err(write_err)?;
+        }
+        Expect::Nothing(token) => {
+            let _ = writeln!(stderr, "deleted {}", token.as_str());
+        }
+    }
+    stdout.flush().map_err(write_err)
+}
+
+/// The problem an error answer states, or what API Gateway said.
+fn problem(answer: &Answer) -> CliError {
+    let body: ProblemBody = serde_json::from_slice(&answer.body).unwrap_or_default();
+    let reason = answer.status.canonical_reason().unwrap_or("error");
+    let message = if body.message.is_empty() {
+        body.message_upper
+    } else {
+        body.message
+    };
+    let title = if body.title.is_empty() {
+        reason.to_owned()
+    } else {
+        body.title
+    };
+    let detail = if body.detail.is_empty() {
+        message
+    } else {
+        body.detail
+    };
+    CliError::Problem(ProblemReport {
+        status: answer.status.as_u16(),
+        kind: clean(if body.kind.is_empty() {
+            "(not a problem+json answer)"
+        } else {
+            &body.kind
+        }),
+        title: clean(&title),
+        detail: clean(&detail),
+        correlation_id: clean_correlation_id(&body.correlation_id),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::StatusCode;
+
+    fn answer(status: u16, body: &str) -> Answer {
+        Answer {
+            status: StatusCode::from_u16(status).expect("status"),
+            body: Zeroizing::new(body.as_bytes().to_vec()),
+        }
+    }
+
+    #[test]
+    fn a_problem_is_shown_with_its_type_title_and_detail_and_never_a_card_number() {
+        let a = answer(
+            404,
+            r#"{"type":"urn:tessera:problem:token-not-found","title":"Token not found","status":404,"detail":"4111 1111 1111 1111 \u001b[2J","correlation_id":"c-1"}"#,
+        );
+        let e = show(&a, &Expect::Facts, &mut Vec::new(), &mut Vec::new())
+            .expect_err("a problem")
+            .to_string();
+        assert!(
+            e.contains("type: urn:tessera:problem:token-not-found"),
+            "{e}"
+        );
+        assert!(e.contains("title: Token not found"), "{e}");
+        assert!(e.contains("correlation id: c-1"), "{e}");
+        assert!(
+            !e.contains("4111 1111 1111 1111") && !e.contains('\u{1b}'),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_platform_request_id_is_shown_whole_and_anything_else_masked() {
+        let id = "59350500-2222-43e3-b499-2ee83cd13ff7";
+        assert_eq!(clean_correlation_id(id), id);
+        assert_eq!(
+            clean_correlation_id("4111-1111-1111-1111"),
+            "4111-11**-****-1111"
+        );
+        assert_eq!(clean_correlation_id("cb-7731"), "cb-7731");
+    }
+
+    #[test]
+    fn api_gateway_refusals_are_shown_too() {
+        let a = answer(
+            403,
+            r#"{"Message":"User: arn:aws:sts::1:assumed-role/x/y is not authorized"}"#,
+        );
+        let e = show(&a, &Expect::Pan, &mut Vec::new(), &mut Vec::new())
+            .expect_err("refused")
+            .to_string();
+        assert!(e.starts_with("403 Forbidden"), "{e}");
+        assert!(e.contains("is not authorized"), "{e}");
+    }
+
+    #[test]
+    fn facts_holding_a_pan_are_not_printed() {
+        let a = answer(200, r#"{"pan":"4111111111111111","token":"tok_x"}"#);
+        let mut out = Vec::new();
+        assert!(show(&a, &Expect::Facts, &mut out, &mut Vec::new()).is_err());
+        assert!(out.is_empty());
+    }
+
+    #[test]
+    fn detokenize_prints_the_pan_alone() {
+        let a = answer(
+            200,
+            r#"{"pan":"4111111111111111","token":"tok_x","last4":"1111"}"#,
+        );
+        let mut out = Vec::new();
+        show(&a, &Expect::Pan, &mut out, &mut Vec::new()).expect("shown");
+        assert_eq!(out, b"4111111111111111\n");
+    }
+}
