@@ -1,0 +1,399 @@
+//! Pre-audit red-team findings (review branch). Every test here demonstrates
+//! an attack that SUCCEEDS on the code it was written against: each one
+//! fails until the product is fixed. In process: memory vault, memory key
+//! ring, the testkit's stub processor on 127.0.0.1 with a test CA.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use http::HeaderMap;
+use serde_json::{Value, json};
+use tessera_core::memory::{ManualClock, MemoryKeyRing, MemoryVault};
+use tessera_core::*;
+use tessera_lambda::auth::{AllowList, ApiOrigin};
+use tessera_lambda::envelope::Access;
+use tessera_lambda::forward::destinations::Destinations;
+use tessera_lambda::forward::egress::{AddressPolicy, Egress, Resolve, Roots};
+use tessera_lambda::forward::scrub;
+use tessera_lambda::{App, Forward};
+use tessera_testkit::stub::StubProcessor;
+
+const ACCOUNT: &str = "111122223333";
+const FORWARDER: &str = "payments-forwarder";
+const FUNCTION_ARN: &str = "arn:aws:lambda:us-east-1:111122223333:function:tessera";
+const VISA: &str = "4111111111111111";
+const NOW_MS: i64 = 1_790_000_000_000;
+
+fn role(name: &str) -> String {
+    format!("arn:aws:iam::{ACCOUNT}:role/{name}")
+}
+
+struct TableResolver(HashMap<String, Vec<SocketAddr>>);
+
+impl Resolve for TableResolver {
+    fn resolve<'a>(
+        &'a self,
+        host: &'a str,
+        _port: u16,
+    ) -> Pin<Box<dyn Future<Output = io::Result<Vec<SocketAddr>>> + Send + 'a>> {
+        let answer = self
+            .0
+            .get(host)
+            .cloned()
+            .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no such host"));
+        Box::pin(async move { answer })
+    }
+}
+
+struct Harness {
+    app: App<Forward>,
+    stub: StubProcessor,
+    tokenizer: Tokenizer,
+    _clock: Arc<ManualClock>,
+    _log: tracing::subscriber::DefaultGuard,
+}
+
+#[derive(Clone)]
+struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl io::Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.lock().expect("log").extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// One destination, `processor.example`, granted to the forwarder for
+/// `POST` only and only under `/v1/charges`: the policy a deployment would
+/// write to let a payment service charge cards and do nothing else.
+async fn harness() -> Harness {
+    let audit = Arc::new(Mutex::new(Vec::new()));
+    let writer = Capture(audit.clone());
+    let subscriber = tracing_subscriber::fmt()
+        .json()
+        .with_writer(move || writer.clone())
+        .finish();
+    let log = tracing::subscriber::set_default(subscriber);
+
+    let stub = StubProcessor::start("127.0.0.1:0".parse().expect("addr"), &["processor.example"])
+        .await
+        .expect("stub");
+    let port = stub.addr.port();
+    let resolver = Arc::new(TableResolver(HashMap::from([(
+        "processor.example".to_owned(),
+        vec![stub.addr],
+    )])));
+    let egress = Egress::new(
+        resolver,
+        AddressPolicy::with_loopback_for_tests(),
+        Roots::TestCa(stub.ca_pem.clone()),
+    )
+    .expect("egress")
+    .with_timeouts(Duration::from_secs(1), Duration::from_secs(2));
+    let destinations = format!(
+        r#"[{{"name":"charges","host":"processor.example","port":{port},"path_prefixes":["/v1/charges"],"methods":["POST"]}}]"#
+    );
+    let grants = format!("{}=charges", role(FORWARDER));
+    let destinations = Destinations::parse(&destinations, &grants).expect("destinations");
+
+    let vault = Arc::new(MemoryVault::new());
+    let keyring = Arc::new(MemoryKeyRing::new("forward"));
+    let clock = Arc::new(ManualClock::at_millis(NOW_MS));
+    let ports = Ports {
+        clock: clock.clone(),
+        rng: Arc::new(ThreadRandom),
+        vault_id: "forward".into(),
+    };
+    let key = FingerprintKey::new(&[7; 32], "v1").expect("key");
+    let tokenizer = Tokenizer::new(
+        ports.clone(),
+        vault.clone(),
+        keyring.clone(),
+        Fingerprinter::new(&key),
+        CacheLimits::default(),
+    );
+    let detokenizer = Detokenizer::new(ports, vault, keyring, CacheLimits::default());
+    let access = Access {
+        origin: ApiOrigin::parse("api", "$default").expect("origin"),
+        lists: vec![(
+            "TESSERA_FORWARD_ROLES",
+            AllowList::parse(&role(FORWARDER)).expect("allow-list"),
+        )],
+        dev_principal: None,
+    };
+    let app = App::new(
+        Forward::new(detokenizer, destinations, egress),
+        access,
+        Arc::new(|_| {}),
+    );
+    Harness {
+        app,
+        stub,
+        tokenizer,
+        _clock: clock,
+        _log: log,
+    }
+}
+
+impl Harness {
+    async fn token(&self, pan: &str) -> String {
+        let mut request = TokenizeRequest::new(Pan::parse(pan).expect("pan"));
+        request.dedupe = false;
+        let out = self.tokenizer.tokenize(&request).await.expect("tokenize");
+        out.token.as_str().to_owned()
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("https://processor.example:{}{path}", self.stub.addr.port())
+    }
+
+    async fn call(&self, body: Value) -> (u64, Value) {
+        let event = json!({
+            "version": "2.0",
+            "routeKey": "$default",
+            "rawPath": "/v1/forward",
+            "rawQueryString": "",
+            "headers": { "content-type": "application/json" },
+            "requestContext": {
+                "accountId": ACCOUNT,
+                "apiId": "api",
+                "authorizer": { "iam": { "userArn": format!("arn:aws:sts::{ACCOUNT}:assumed-role/{FORWARDER}/session") } },
+                "domainName": "example.com",
+                "http": { "method": "POST", "path": "/v1/forward", "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "t" },
+                "requestId": "r",
+                "routeKey": "$default",
+                "stage": "$default",
+                "time": "23/Nov/2026:12:00:00 +0000",
+                "timeEpoch": 0
+            },
+            "body": body.to_string(),
+            "isBase64Encoded": false
+        });
+        let mut context = lambda_http::Context::default();
+        context.invoked_function_arn = FUNCTION_ARN.into();
+        let response = self
+            .app
+            .handle_event(event, context)
+            .await
+            .expect("an HTTP event");
+        let status = response["statusCode"].as_u64().expect("status");
+        let body = response["body"]
+            .as_str()
+            .map(|b| serde_json::from_str(b).expect("JSON body"))
+            .unwrap_or(Value::Null);
+        (status, body)
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Finding 1: the destination's path prefix is enforced on the raw path
+// string, but the processor's web stack normalises it differently. A path
+// parameter on a `..` segment (`..;`, Tomcat / Spring / Jetty), a
+// double-encoded dot (`%252e`, servers and proxies that decode twice) or an
+// overlong UTF-8 dot (`%c0%ae`) passes `check_path` and `prefix_matches`, and
+// the request carrying the PAN reaches a path outside the granted prefix.
+// ---------------------------------------------------------------------------
+
+#[tokio::test]
+async fn attack_forward_path_prefix_escape_by_dot_dot_path_parameter_or_double_encoding() {
+    let h = harness().await;
+    let visa = h.token(VISA).await;
+    let mut escaped = Vec::new();
+    for path in [
+        "/v1/charges/..;/..;/admin/export",
+        "/v1/charges/..;jsessionid=x/refunds",
+        "/v1/charges/%252e%252e/%252e%252e/admin/export",
+        "/v1/charges/%c0%ae%c0%ae/admin/export",
+    ] {
+        let before = h.stub.received().len();
+        let (status, answer) = h
+            .call(json!({
+                "url": h.url(path),
+                "method": "POST",
+                "headers": {"content-type": "application/json"},
+                "body": format!(r#"{{"card":"{{{{{visa}}}}}"}}"#),
+                "reason": "charge order 42",
+            }))
+            .await;
+        let reached = h.stub.received().len() > before;
+        if status != 400 || reached {
+            escaped.push(format!(
+                "{path}: status {status} ({}), reached the processor: {reached}",
+                answer["type"].as_str().unwrap_or("forwarded")
+            ));
+        }
+    }
+    // The PAN went out to each of these paths, all outside `/v1/charges`
+    // once the processor normalises them.
+    assert!(
+        escaped.is_empty(),
+        "paths outside the granted prefix were forwarded with the PAN:\n{}",
+        escaped.join("\n")
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Finding 2: the destination's method and path prefix are enforced on the
+// request line only, while the caller's own headers may re-route the request
+// at the processor: method-override headers (Express method-override,
+// Symfony, Google APIs, Rails' Rack::MethodOverride through a proxy) and
+// path-rewrite headers (IIS `X-Original-URL`, Symfony `X-Rewrite-URL`).
+// A grant for `POST /v1/charges` becomes any method on any path.
+// ---------------------------------------------------------------------------
+
+#[tokio::test]
+async fn attack_forward_method_and_path_override_headers_reach_the_processor() {
+    let h = harness().await;
+    let visa = h.token(VISA).await;
+    let mut sent = Vec::new();
+    for (name, value) in [
+        ("x-http-method-override", "DELETE"),
+        ("x-http-method", "PUT"),
+        ("x-method-override", "DELETE"),
+        ("x-original-url", "/admin/export"),
+        ("x-rewrite-url", "/admin/export"),
+        ("x-original-method", "DELETE"),
+    ] {
+        let before = h.stub.received().len();
+        let (status, _) = h
+            .call(json!({
+                "url": h.url("/v1/charges"),
+                "method": "POST",
+                "headers": {"content-type": "application/json", name: value},
+                "body": format!(r#"{{"card":"{{{{{visa}}}}}"}}"#),
+                "reason": "charge order 42",
+            }))
+            .await;
+        let received = h.stub.received();
+        let went_out = received.len() > before
+            && received
+                .last()
+                .is_some_and(|r| r.headers.iter().any(|(n, v)| n == name && v == value));
+        if status != 400 || went_out {
+            sent.push(format!("{name}: {value} (status {status}, sent: {went_out})"));
+        }
+    }
+    assert!(
+        sent.is_empty(),
+        "routing-override headers went to the processor with the PAN:\n{}",
+        sent.join("\n")
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Finding 3: `scrub::body` decodes JSON `\u` escapes only when the WHOLE
+// answer is one strictly valid JSON value. An answer that is JSON Lines,
+// server-sent events, JSON behind an anti-XSSI prefix, JSONP, or JSON with a
+// duplicate key keeps `\u0034\u0031...` card numbers intact, and every JSON
+// parser the caller runs on those lines decodes them. Headers are never
+// escape-decoded at all.
+// ---------------------------------------------------------------------------
+
+fn escaped(pan: &str) -> String {
+    pan.chars()
+        .map(|c| format!("\\u{:04x}", u32::from(c)))
+        .collect()
+}
+
+/// What a JSON parser (or JS) makes of `\uXXXX` escapes in `text`.
+fn decode_u_escapes(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(at) = rest.find("\\u") {
+        out.push_str(&rest[..at]);
+        let hex = rest.get(at + 2..at + 6).unwrap_or("");
+        match u32::from_str_radix(hex, 16).ok().and_then(char::from_u32) {
+            Some(c) if hex.len() == 4 => {
+                out.push(c);
+                rest = &rest[at + 6..];
+            }
+            _ => {
+                out.push_str("\\u");
+                rest = &rest[at + 2..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+#[test]
+fn attack_scrub_misses_json_escaped_card_numbers_outside_a_single_json_document() {
+    let e = escaped(VISA);
+    let answers = [
+        (
+            "JSON Lines",
+            format!("{{\"id\":\"ch_1\"}}\n{{\"card\":\"{e}\"}}\n"),
+        ),
+        (
+            "server-sent events",
+            format!("event: charge\ndata: {{\"card\":\"{e}\"}}\n\n"),
+        ),
+        (
+            "anti-XSSI prefix",
+            format!(")]}}',\n{{\"card\":\"{e}\"}}"),
+        ),
+        ("JSONP", format!("cb({{\"card\":\"{e}\"}});")),
+        (
+            "duplicate key (first wins in some parsers)",
+            format!("{{\"card\":\"{e}\",\"card\":\"n/a\"}}"),
+        ),
+    ];
+    let mut leaked = Vec::new();
+    for (what, answer) in &answers {
+        let out = scrub::body(answer.as_bytes()).expect("UTF-8");
+        if decode_u_escapes(&out).contains(VISA) {
+            leaked.push(*what);
+        }
+    }
+    let mut map = HeaderMap::new();
+    map.insert(
+        "x-card-info",
+        format!("{{\"number\":\"{e}\"}}").parse().expect("value"),
+    );
+    if scrub::headers(&map)
+        .iter()
+        .any(|(_, v)| decode_u_escapes(v).contains(VISA))
+    {
+        leaked.push("header with a JSON value");
+    }
+    assert!(
+        leaked.is_empty(),
+        "the caller receives the full PAN, JSON-escaped, in: {leaked:?}"
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Finding 4: the scrubber looks for card-number SHAPES (12+ digits, a Luhn
+// window), not for the PANs forward itself just sent. A fragment of a sent
+// PAN shorter than 12 digits passes untouched. The caller chooses where the
+// placeholder sits, so a processor field that is truncated (fixed-width
+// reference or descriptor fields) returns as many leading digits as the
+// caller wants, up to 11; with the last 4 (returned by every masked echo)
+// and the Luhn digit that is the whole 16-digit PAN. PCI DSS 3.4.1 allows
+// at most BIN and last 4.
+// ---------------------------------------------------------------------------
+
+#[test]
+fn attack_scrub_returns_partial_pan_fragments_longer_than_the_bin() {
+    // The processor truncates a 22-character descriptor; the caller sent
+    // `"descriptor":"ORDER 42 A {{tok}}"`, so 11 PAN digits survive.
+    let answer = format!(
+        r#"{{"id":"ch_1","descriptor":"ORDER 42 A {}","card":{{"number":"{VISA}"}}}}"#,
+        &VISA[..11]
+    );
+    let out = scrub::body(answer.as_bytes()).expect("UTF-8");
+    // Digits beyond the first 6 of the PAN must never come back.
+    assert!(
+        !out.contains(&VISA[..11]),
+        "first 11 digits of the PAN returned to the caller: {out}"
+    );
+}
