@@ -397,3 +397,96 @@ fn attack_scrub_returns_partial_pan_fragments_longer_than_the_bin() {
         "first 11 digits of the PAN returned to the caller: {out}"
     );
 }
+
+// ---------------------------------------------------------------------------
+// Finding 5: an HTTP API v2 / function URL event whose `rawQueryString` holds
+// bytes `http::Uri` refuses (raw non-ASCII such as `é`, `"`, `<`, `{`...)
+// makes lambda_http's conversion panic (`expect("failed to build request")`
+// on a URI it built by appending the raw query). `event::decode` catches the
+// panic, retries without the URL headers (the query is still there) and
+// gives up with `EventError::Unsupported`: the invocation fails (API Gateway
+// 502), no response is built, and NO AUDIT EVENT is written. Any caller,
+// on no allow-list, unauthenticated even, can make its attempt disappear
+// from the audit trail (PCI DSS 10.2) and raise the function's error alarm.
+// ---------------------------------------------------------------------------
+
+#[tokio::test]
+async fn attack_raw_query_string_makes_an_attempt_vanish_from_the_audit_trail() {
+    use tessera_lambda::Detokenize;
+    let logs = Arc::new(Mutex::new(Vec::new()));
+    let writer = Capture(logs.clone());
+    let subscriber = tracing_subscriber::fmt()
+        .json()
+        .with_writer(move || writer.clone())
+        .finish();
+    let _log = tracing::subscriber::set_default(subscriber);
+    let vault = Arc::new(MemoryVault::new());
+    let keyring = Arc::new(MemoryKeyRing::new("q"));
+    let ports = Ports {
+        clock: Arc::new(SystemClock),
+        rng: Arc::new(ThreadRandom),
+        vault_id: "q".into(),
+    };
+    let app = App::new(
+        Detokenize::new(Detokenizer::new(
+            ports,
+            vault,
+            keyring,
+            CacheLimits::default(),
+        )),
+        Access {
+            origin: ApiOrigin::parse("api", "$default").expect("origin"),
+            lists: vec![(
+                "TESSERA_DETOKENIZE_ROLES",
+                AllowList::parse(&role("settlement")).expect("list"),
+            )],
+            dev_principal: None,
+        },
+        Arc::new(|_| {}),
+    );
+    let mut vanished = Vec::new();
+    for query in ["q=\u{e9}", "q=\"x\"", "q=<x>", "q={x}", "q=a|b", "q=a^b"] {
+        let before = String::from_utf8_lossy(&logs.lock().expect("log"))
+            .matches("\"target\":\"audit\"")
+            .count();
+        let event = json!({
+            "version": "2.0",
+            "routeKey": "$default",
+            "rawPath": "/v1/detokenize",
+            "rawQueryString": query,
+            "headers": { "content-type": "application/json" },
+            "requestContext": {
+                "accountId": ACCOUNT,
+                "apiId": "api",
+                "authorizer": { "iam": { "userArn": format!("arn:aws:sts::{ACCOUNT}:assumed-role/intruder/probe") } },
+                "domainName": "example.com",
+                "http": { "method": "POST", "path": "/v1/detokenize", "protocol": "HTTP/1.1", "sourceIp": "203.0.113.9", "userAgent": "t" },
+                "requestId": "r",
+                "routeKey": "$default",
+                "stage": "$default",
+                "time": "23/Nov/2026:12:00:00 +0000",
+                "timeEpoch": 0
+            },
+            "body": json!({"token": "tok_0000000000000000000000000a", "reason": "probe"}).to_string(),
+            "isBase64Encoded": false
+        });
+        let mut context = lambda_http::Context::default();
+        context.invoked_function_arn = FUNCTION_ARN.into();
+        let served = app.handle_event(event, context).await;
+        let after = String::from_utf8_lossy(&logs.lock().expect("log"))
+            .matches("\"target\":\"audit\"")
+            .count();
+        if served.is_err() || after == before {
+            vanished.push(format!(
+                "{query:?}: served {}, audited {}",
+                served.is_ok(),
+                after > before
+            ));
+        }
+    }
+    assert!(
+        vanished.is_empty(),
+        "a denied detokenize attempt got no response and no audit event:\n{}",
+        vanished.join("\n")
+    );
+}
