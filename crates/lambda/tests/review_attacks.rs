@@ -490,3 +490,45 @@ async fn attack_raw_query_string_makes_an_attempt_vanish_from_the_audit_trail() 
         vanished.join("\n")
     );
 }
+
+// ---------------------------------------------------------------------------
+// Finding 6: forward lets the CALLER choose both where in the body a PAN
+// goes and the processor credentials it goes under. A forwarder puts
+// `{{tok}}` in a free-text field the processor stores and shows unmasked
+// (description, metadata, customer name, email) and sends its own API key
+// (`Authorization: Bearer sk_live_<attacker's account>`): the full PAN of
+// any token, of any tokenizer's scope, lands in a processor account the
+// attacker reads directly (dashboard, API), outside Tessera and its
+// scrubbing. That is detokenize without the detokenize allow-list; the
+// destination check (host, port, prefix, method) cannot see it.
+// ---------------------------------------------------------------------------
+
+#[tokio::test]
+async fn attack_forward_parks_the_pan_in_a_free_text_field_of_the_callers_own_processor_account()
+{
+    let h = harness().await;
+    let visa = h.token(VISA).await;
+    let (status, _) = h
+        .call(json!({
+            "url": h.url("/v1/charges"),
+            "method": "POST",
+            "headers": {
+                "content-type": "application/json",
+                "authorization": "Bearer sk_live_ATTACKER_OWN_ACCOUNT"
+            },
+            "body": format!(r#"{{"amount":0,"capture":false,"description":"ref {{{{{visa}}}}}","metadata":{{"note":"{{{{{visa}}}}}"}}}}"#),
+            "reason": "charge order 42",
+        }))
+        .await;
+    let received = h.stub.received();
+    let parked = received.iter().any(|r| {
+        r.headers
+            .iter()
+            .any(|(n, v)| n == "authorization" && v.contains("ATTACKER"))
+            && r.body.contains(&format!("\"description\":\"ref {VISA}\""))
+    });
+    assert!(
+        !parked,
+        "forward (status {status}) sent the full PAN in `description` and `metadata` under the caller's own processor credentials"
+    );
+}
