@@ -23,6 +23,8 @@ use tessera_lambda::forward::scrub;
 use tessera_lambda::{App, Forward};
 use tessera_testkit::stub::StubProcessor;
 
+mod support;
+
 const ACCOUNT: &str = "111122223333";
 const FORWARDER: &str = "payments-forwarder";
 const FUNCTION_ARN: &str = "arn:aws:lambda:us-east-1:111122223333:function:tessera";
@@ -588,5 +590,55 @@ async fn attack_refused_forward_destination_is_missing_from_the_audit_event() {
         unnamed.is_empty(),
         "refused forwards audited without their target:\n{}",
         unnamed.join("\n")
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Finding 8: the card-number rule is applied to each metadata key and value
+// on its own, never to the pairs together. A PAN split across two values
+// (or a key and its value) passes: `{"card_1":"4111 1111","card_2":"1111
+// 1111"}` is accepted, stored in PLAINTEXT (the record's `meta` map is not
+// under the envelope encryption), returned by describe to roles that may
+// never detokenize, and read back by anyone with the table's `Scan`. Same
+// for ten values of two digits each, etc.
+// ---------------------------------------------------------------------------
+
+#[tokio::test]
+async fn attack_pan_split_across_metadata_values_is_stored_in_plaintext_and_described() {
+    let s = support::stack();
+    let (status, body) = support::call(
+        &s.tokenize,
+        support::TOKENIZER,
+        "POST",
+        "/v1/tokens",
+        json!({
+            "pan": support::MASTERCARD,
+            "metadata": {"card_1": "4111 1111", "card_2": "1111 1111"}
+        }),
+    )
+    .await;
+    let described = match body["token"].as_str() {
+        Some(token) => {
+            support::call(
+                &s.tokenize,
+                support::DESCRIBER,
+                "GET",
+                &format!("/v1/tokens/{token}"),
+                Value::Null,
+            )
+            .await
+            .1
+        }
+        None => Value::Null,
+    };
+    let joined = format!(
+        "{}{}",
+        described["metadata"]["card_1"].as_str().unwrap_or_default(),
+        described["metadata"]["card_2"].as_str().unwrap_or_default()
+    )
+    .replace(' ', "");
+    assert!(
+        !(status < 300 && joined == VISA),
+        "a second card's PAN was accepted in metadata (status {status}) and described back: {joined:?}"
     );
 }
