@@ -717,3 +717,44 @@ async fn attack_describe_and_masking_show_ten_of_twelve_digits_of_a_short_pan() 
         shown.iter().any(|p| p == SHORT)
     );
 }
+
+// ---------------------------------------------------------------------------
+// Finding 10: combining marks outside the few blocks `is_ignorable` lists
+// are read as letters (Other_Alphabetic) and so END the digit chain, while
+// on screen they are a small dot or stroke on the digit before them. The
+// README says combining marks that draw on a digit are skipped; only the
+// generic ranges (U+0300-036F, U+1AB0-1AFF, U+1DC0-1DFF, U+20D0-20FF,
+// U+FE20-FE2F) are. With an Arabic fathatan (U+064B), a Hebrew point
+// (U+05B4), a Thai mark (U+0E47) or a Devanagari anusvara (U+0902) after
+// every digit, a PAN that any reader sees as `4111 1111 1111 1111` passes
+// the metadata and reason checks and is stored in plaintext metadata.
+// ---------------------------------------------------------------------------
+
+#[tokio::test]
+async fn attack_pan_with_script_combining_marks_passes_the_free_text_checks() {
+    let s = support::stack();
+    let mut accepted = Vec::new();
+    for mark in ['\u{064B}', '\u{05B4}', '\u{0E47}', '\u{0902}', '\u{0F71}'] {
+        let disguised: String = VISA.chars().flat_map(|c| [c, mark]).collect();
+        let (status, _) = support::call(
+            &s.tokenize,
+            support::TOKENIZER,
+            "POST",
+            "/v1/tokens",
+            json!({"pan": support::MASTERCARD, "dedupe": false, "metadata": {"note": disguised}}),
+        )
+        .await;
+        if status < 300 || !contains_card_number(&disguised) {
+            accepted.push(format!(
+                "U+{:04X}: tokenize {status}, contains_card_number {}",
+                u32::from(mark),
+                contains_card_number(&disguised)
+            ));
+        }
+    }
+    assert!(
+        accepted.is_empty(),
+        "a PAN with a combining mark on each digit passes:\n{}",
+        accepted.join("\n")
+    );
+}
