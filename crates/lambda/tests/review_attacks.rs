@@ -290,7 +290,9 @@ async fn attack_forward_method_and_path_override_headers_reach_the_processor() {
                 .last()
                 .is_some_and(|r| r.headers.iter().any(|(n, v)| n == name && v == value));
         if status != 400 || went_out {
-            sent.push(format!("{name}: {value} (status {status}, sent: {went_out})"));
+            sent.push(format!(
+                "{name}: {value} (status {status}, sent: {went_out})"
+            ));
         }
     }
     assert!(
@@ -349,10 +351,7 @@ fn attack_scrub_misses_json_escaped_card_numbers_outside_a_single_json_document(
             "server-sent events",
             format!("event: charge\ndata: {{\"card\":\"{e}\"}}\n\n"),
         ),
-        (
-            "anti-XSSI prefix",
-            format!(")]}}',\n{{\"card\":\"{e}\"}}"),
-        ),
+        ("anti-XSSI prefix", format!(")]}}',\n{{\"card\":\"{e}\"}}")),
         ("JSONP", format!("cb({{\"card\":\"{e}\"}});")),
         (
             "duplicate key (first wins in some parsers)",
@@ -516,8 +515,7 @@ async fn attack_raw_query_string_makes_an_attempt_vanish_from_the_audit_trail() 
 // ---------------------------------------------------------------------------
 
 #[tokio::test]
-async fn attack_forward_parks_the_pan_in_a_free_text_field_of_the_callers_own_processor_account()
-{
+async fn attack_forward_parks_the_pan_in_a_free_text_field_of_the_callers_own_processor_account() {
     let h = harness().await;
     let visa = h.token(VISA).await;
     let (status, _) = h
@@ -561,12 +559,18 @@ async fn attack_refused_forward_destination_is_missing_from_the_audit_event() {
     let visa = h.token(VISA).await;
     let mut unnamed = Vec::new();
     for (url, host) in [
-        ("https://exfil.attacker.example/collect", "exfil.attacker.example"),
+        (
+            "https://exfil.attacker.example/collect",
+            "exfil.attacker.example",
+        ),
         (
             "https://processor.example:1/v1/charges",
             "processor.example:1",
         ),
-        ("https://169.254.169.254/latest/meta-data", "169.254.169.254"),
+        (
+            "https://169.254.169.254/latest/meta-data",
+            "169.254.169.254",
+        ),
     ] {
         let (status, _) = h
             .call(json!({
@@ -669,7 +673,7 @@ fn luhn_ok(digits: &str) -> bool {
             }
         })
         .sum();
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 /// Every PAN consistent with what was shown.
