@@ -89,3 +89,98 @@ async fn attack_scan_checkpoint_writes_a_pan_fingerprint_to_disk() {
         leaked.first().map_or("", |s| s.as_str())
     );
 }
+
+// ---------------------------------------------------------------------------
+// Finding 12: `tessera call --correlation-id` is neither checked for a card
+// number nor masked, unlike `TOKEN`, `--reason` and `--metadata`: a PAN
+// typed there (an operator pasting the card of the ticket they are working
+// on) stays in the shell history and is SENT to the API as the
+// `X-Correlation-Id` header, a field WAF, proxies and access logs record.
+// The function then refuses to echo it, but it has already travelled.
+// ---------------------------------------------------------------------------
+
+#[tokio::test]
+async fn attack_cli_sends_a_card_number_given_as_correlation_id() {
+    use http_body_util::Full;
+    use hyper::body::Bytes;
+    use hyper::service::service_fn;
+    use hyper_util::rt::TokioIo;
+    use tessera_cli::call::{Console, execute};
+    use tessera_cli::cli::{Command, parse};
+    use tokio::net::TcpListener;
+
+    const PAN: &str = "4111111111111111";
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let seen = Arc::new(Mutex::new(Vec::<String>::new()));
+    let log = seen.clone();
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let log = log.clone();
+            tokio::spawn(async move {
+                let service = service_fn(move |request: http::Request<hyper::body::Incoming>| {
+                    let id = request
+                        .headers()
+                        .get("x-correlation-id")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default()
+                        .to_owned();
+                    log.lock().expect("log").push(id);
+                    async move {
+                        http::Response::builder()
+                            .status(200)
+                            .header("content-type", "application/json")
+                            .body(Full::new(Bytes::from_static(
+                                br#"{"token":"tok_0000000000000000000000000a","format":"opaque","bin":"411111","last4":"1111","brand":"visa","pan_length":16,"created_at":"2026-11-26T00:00:00Z"}"#,
+                            )))
+                    }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(tcp), service)
+                    .await;
+            });
+        }
+    });
+
+    let endpoint = format!("http://127.0.0.1:{port}/prod");
+    let cli = parse([
+        "tessera",
+        "call",
+        "--endpoint",
+        endpoint.as_str(),
+        "--region",
+        "us-east-1",
+        "--correlation-id",
+        PAN,
+        "describe",
+        "tok_0000000000000000000000000a",
+    ])
+    .map_err(|u| u.text)
+    .expect("parses");
+    let Command::Call(args) = cli.command else {
+        panic!("not a call");
+    };
+    let sdk = aws_config::SdkConfig::builder()
+        .credentials_provider(
+            aws_credential_types::provider::SharedCredentialsProvider::new(
+                aws_credential_types::Credentials::new("AKIDEXAMPLE", "secret", None, None, "test"),
+            ),
+        )
+        .region(aws_config::Region::new("us-east-1"))
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .build();
+    let (mut stdin, mut stdout, mut stderr) = (std::io::empty(), Vec::new(), Vec::new());
+    let mut console = Console {
+        stdin: &mut stdin,
+        stdout: &mut stdout,
+        stderr: &mut stderr,
+    };
+    let _ = execute(&args, &sdk, &mut console).await;
+    let seen = seen.lock().expect("log").clone();
+    assert!(
+        !seen.iter().any(|id| id.contains(PAN)),
+        "the CLI sent the card number as X-Correlation-Id ({} request(s)); stderr: {}",
+        seen.len(),
+        String::from_utf8_lossy(&stderr)
+    );
+}
