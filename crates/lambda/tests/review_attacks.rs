@@ -762,3 +762,47 @@ async fn attack_pan_with_script_combining_marks_passes_the_free_text_checks() {
         accepted.join("\n")
     );
 }
+
+// ---------------------------------------------------------------------------
+// Finding 13: masking a processor's answer costs memory and time far out of
+// proportion to its size. `mask_once` records every digit offset of every
+// card window (up to 44 `usize` per single-digit group: windows of 12 to 19
+// groups, each masking 2 to 9 digits) before deduplicating, so an answer of
+// `2 2 2 2 ...` (every window "starts like a card") allocates ~176 bytes per
+// byte: ~184 MB for the 1 MiB forward accepts, against the forward
+// function's 256 MB; it also took 15 s for 1 MiB in a debug build here. A
+// processor that answers late with such a body (or a forward whose answer
+// echoes caller text) makes the invocation die (out of memory, or past its
+// 25 s timeout) AFTER the PANs were sent: no response and no audit event.
+// ---------------------------------------------------------------------------
+
+/// The process's peak resident memory (Linux `VmHWM`), in bytes.
+fn peak_rss() -> usize {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<usize>().ok())
+        })
+        .map_or(0, |kb| kb * 1024)
+}
+
+#[test]
+fn attack_scrub_allocates_over_a_hundred_times_the_answer_size() {
+    let answer = "2 ".repeat(128 * 1024); // 256 KiB
+    let before = peak_rss();
+    let started = std::time::Instant::now();
+    let out = scrub::body(answer.as_bytes()).expect("UTF-8");
+    let took = started.elapsed();
+    let grew = peak_rss().saturating_sub(before);
+    drop(out);
+    assert!(
+        grew <= 16 * answer.len(),
+        "scrubbing a {} KiB answer raised peak memory by {} MiB ({}x its size) and took {took:?}",
+        answer.len() / 1024,
+        grew / (1024 * 1024),
+        grew / answer.len()
+    );
+}
