@@ -806,3 +806,83 @@ fn attack_scrub_allocates_over_a_hundred_times_the_answer_size() {
         grew / answer.len()
     );
 }
+
+// ---------------------------------------------------------------------------
+// Finding 14: a dedup hit is trusted without checking that the token it
+// names still has a record. Delete removes only the index item its record
+// names (`fp`), so an index item written for the same token under another
+// fingerprint survives the delete: a fingerprint-key rotation stopped after
+// its first step (new item written, record not yet updated: the documented
+// resumable state) followed by an admin delete of that token. From then on
+// every dedup tokenize of that card in that scope answers 200 with the
+// DELETED token: the caller stores a token that never detokenizes (the
+// card's data is silently lost for every new order) until an operator
+// happens to run `tessera verify --repair`.
+// ---------------------------------------------------------------------------
+
+#[tokio::test]
+async fn attack_tokenize_hands_out_a_deleted_token_from_a_surviving_index_item() {
+    let vault = Arc::new(MemoryVault::new());
+    let keyring = Arc::new(MemoryKeyRing::new("rot"));
+    let ports = Ports {
+        clock: Arc::new(SystemClock),
+        rng: Arc::new(ThreadRandom),
+        vault_id: "rot".into(),
+    };
+    let old_key = FingerprintKey::new(&[1; 32], "v1").expect("key");
+    let new_key = FingerprintKey::new(&[2; 32], "v2").expect("key");
+    let before = Tokenizer::new(
+        ports.clone(),
+        vault.clone(),
+        keyring.clone(),
+        Fingerprinter::new(&old_key),
+        CacheLimits::default(),
+    );
+    let pan = Pan::parse(VISA).expect("pan");
+    let issued = before
+        .tokenize(&TokenizeRequest::new(pan.clone()))
+        .await
+        .expect("tokenize");
+    // `tessera rotate-fingerprint-key --new-key`, stopped after its first
+    // step for this record: the item under the new key is written.
+    let after = Tokenizer::new(
+        ports.clone(),
+        vault.clone(),
+        keyring.clone(),
+        Fingerprinter::new(&new_key),
+        CacheLimits::default(),
+    )
+    .with_previous_key(Some(Fingerprinter::new(&old_key)));
+    let entry = IndexEntry {
+        key: after.index_key(&DedupScope::default(), &pan, TokenFormat::Opaque),
+        token: issued.token.clone(),
+        key_version: "v2".into(),
+        created_at: issued.facts.created_at,
+        expires_at: None,
+        scope: Some(DedupScope::default()),
+    };
+    vault
+        .put_index(&entry, SystemClock.now_secs())
+        .await
+        .expect("put index");
+    // The admin erases the token (PCI: a customer's card removed).
+    Eraser::new(vault.clone())
+        .delete(&issued.token)
+        .await
+        .expect("delete");
+    // The next order with the same card.
+    let again = after
+        .tokenize(&TokenizeRequest::new(pan))
+        .await
+        .expect("tokenize");
+    let opens = Detokenizer::new(ports, vault, keyring, CacheLimits::default())
+        .detokenize(&again.token)
+        .await
+        .is_ok();
+    assert!(
+        again.created || opens,
+        "tokenize answered the deleted token {} (created: {}), which never detokenizes",
+        again.token.as_str(),
+        again.created
+    );
+}
