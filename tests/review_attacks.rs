@@ -184,3 +184,78 @@ async fn attack_cli_sends_a_card_number_given_as_correlation_id() {
         String::from_utf8_lossy(&stderr)
     );
 }
+
+// ---------------------------------------------------------------------------
+// Finding 15: `tessera import` checks a kept token (`token` column) against
+// the vault (`records_exist`, read before the chunk is written) and a card
+// against the other rows of its chunk, but never a kept token against the
+// other rows of its chunk. Two rows of one file that carry the same old
+// token for two different cards (a corrupt or hostile legacy export) are
+// both "imported": the second record overwrites the first under the same
+// token (BatchWriteItem is unconditional; in DynamoDB when the two fall in
+// different 25-item batches, else the whole chunk fails on every re-run),
+// and the first card's index item still names that token. The token of
+// customer A now detokenizes to customer B's card, and every later dedup
+// tokenize of A's card answers that token: the wrong card gets charged.
+// ---------------------------------------------------------------------------
+
+#[tokio::test]
+async fn attack_import_two_rows_with_one_kept_token_cross_wires_two_cards() {
+    use std::collections::BTreeMap;
+    use tessera_cli::import::Importer;
+    use tessera_cli::rows::ImportRow;
+
+    const A: &str = "4111111111111111";
+    const B: &str = "5555555555554444";
+    const KEPT: &str = "tok_0000000000000000000000000k";
+    let vault = Arc::new(MemoryVault::new());
+    let keyring = Arc::new(MemoryKeyRing::new("import"));
+    let ports = Ports {
+        clock: Arc::new(SystemClock),
+        rng: Arc::new(ThreadRandom),
+        vault_id: "import".into(),
+    };
+    let key = FingerprintKey::new(&[3; 32], "v1").expect("key");
+    let tokenizer = || {
+        Tokenizer::new(
+            ports.clone(),
+            vault.clone(),
+            keyring.clone(),
+            Fingerprinter::new(&key),
+            CacheLimits::default(),
+        )
+    };
+    let importer = Importer::new(tokenizer(), None, vault.clone(), &ports);
+    let row = |pan: &str| ImportRow {
+        request: TokenizeRequest::new(Pan::parse(pan).expect("pan")),
+        token: Some(Token::parse(KEPT).expect("token")),
+    };
+    let plan = importer
+        .plan(vec![(1, Ok(row(A))), (2, Ok(row(B)))], &BTreeMap::new())
+        .await
+        .expect("plan");
+    let (imported, rejected) = (plan.summary.imported, plan.summary.rejected);
+    importer.write(&plan).await.expect("write");
+
+    // Customer A's card, tokenized again by the payment service.
+    let again = tokenizer()
+        .tokenize(&TokenizeRequest::new(Pan::parse(A).expect("pan")))
+        .await
+        .expect("tokenize");
+    let opened = Detokenizer::new(
+        ports.clone(),
+        vault.clone(),
+        keyring.clone(),
+        CacheLimits::default(),
+    )
+    .detokenize(&again.token)
+    .await
+    .expect("detokenize");
+    let cross_wired = opened.pan.expose_digits() != A;
+    assert!(
+        !cross_wired,
+        "imported {imported}, rejected {rejected}; card A's token {} now detokenizes to a card ending {}",
+        again.token.as_str(),
+        opened.facts.last4
+    );
+}
