@@ -2,7 +2,10 @@
 //!
 //! A small JSON file, replaced atomically (write beside it, then rename), so a
 //! crash leaves the old checkpoint or the new one, never half of one. It holds
-//! positions, counts and tokens (safe to store anywhere), never a PAN.
+//! positions, counts and tokens (safe to store anywhere), never a PAN, and
+//! never a dedup index key: that names an HMAC of a PAN, which anyone who
+//! also holds the fingerprint key could search card numbers against
+//! ([`resume_point`]).
 
 use std::path::{Path, PathBuf};
 
@@ -10,6 +13,35 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::CliError;
+
+/// Where a scan may resume from, as saved in a checkpoint: the page's last
+/// key if it is a record's (`t#<token>`), else the last record of the page,
+/// else `previous`; `None` once the scan is done. Resuming a little early
+/// re-reads index items only, which every scanning command skips.
+pub fn resume_point(
+    items: &[tessera_core::ScannedItem],
+    next: Option<&str>,
+    previous: Option<String>,
+) -> Option<String> {
+    let next = next?;
+    if next.starts_with(RECORD_PREFIX) {
+        return Some(next.to_owned());
+    }
+    items
+        .iter()
+        .rev()
+        .find_map(|item| match item {
+            tessera_core::ScannedItem::Record(r) => {
+                Some(format!("{RECORD_PREFIX}{}", r.token.as_str()))
+            }
+            _ => None,
+        })
+        .or(previous)
+        .or_else(|| Some(String::new()))
+}
+
+/// The partition-key prefix of a record.
+const RECORD_PREFIX: &str = "t#";
 
 /// A checkpoint file of state `T`.
 #[derive(Debug, Clone)]

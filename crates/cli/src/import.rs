@@ -13,7 +13,7 @@
 //! rewritten in place rather than issued twice, and a card that an earlier
 //! run indexed is recognised as already imported.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -169,6 +169,11 @@ impl Importer {
         };
         let count = valid.len();
         let mut in_chunk: HashMap<String, Token> = HashMap::new();
+        // Token -> card must stay one to one: two rows keeping one token
+        // would write two records under it, the second overwriting the first
+        // while the first card's index item still names it.
+        let mut claimed: HashMap<Token, u64> = HashMap::new();
+        let mut drawn: Vec<Token> = Vec::new();
         for (i, (n, row)) in valid.into_iter().enumerate() {
             let journaled = pending.get(&n).and_then(|t| Token::parse(t).ok());
             let existing = live(i).or_else(|| self.previous.as_ref().and(live(count + i)));
@@ -192,17 +197,30 @@ impl Importer {
                 {
                     Slot::Reject("the token is already in the vault".to_owned())
                 }
+                (None, Some(token)) if claimed.contains_key(token) => Slot::Reject(format!(
+                    "the token is already used by row {}",
+                    claimed.get(token).copied().unwrap_or_default()
+                )),
                 (None, _) => {
-                    let token = mine.unwrap_or_else(|| match row.request.format {
-                        TokenFormat::Opaque => Token::new_opaque(self.rng.as_ref()),
-                        TokenFormat::Fpe => Token::new_fpe(&row.request.pan, self.rng.as_ref()),
+                    let token = mine.clone().unwrap_or_else(|| loop {
+                        let token = match row.request.format {
+                            TokenFormat::Opaque => Token::new_opaque(self.rng.as_ref()),
+                            TokenFormat::Fpe => Token::new_fpe(&row.request.pan, self.rng.as_ref()),
+                        };
+                        if !claimed.contains_key(&token) {
+                            break token;
+                        }
                     });
+                    if mine.is_none() {
+                        drawn.push(token.clone());
+                    }
                     match self
                         .tokenizer
                         .seal_for_import(Some(token.clone()), &row.request)
                         .await
                     {
                         Ok((record, entry)) => {
+                            claimed.insert(token.clone(), n);
                             in_chunk.insert(storage_key, token.clone());
                             plan.tokens.insert(n, token.as_str().to_owned());
                             plan.records.push(record);
@@ -220,6 +238,30 @@ impl Importer {
                 Slot::Reject(why) => plan.rejects.push((n, why)),
                 Slot::Deduplicated => plan.summary.deduplicated += 1,
                 Slot::Resumed => plan.summary.resumed += 1,
+            }
+        }
+        // A drawn token that is already stored (fpe tokens share a BIN and
+        // last 4, so their space is small) must not overwrite that record:
+        // the row is left for the next run, which draws again.
+        if !drawn.is_empty() {
+            let taken: HashSet<Token> = drawn
+                .iter()
+                .cloned()
+                .zip(self.vault.records_exist(&drawn).await?)
+                .filter_map(|(t, exists)| exists.then_some(t))
+                .collect();
+            for token in &taken {
+                if let Some(n) = claimed.get(token).copied() {
+                    plan.records.retain(|r| &r.token != token);
+                    plan.index.retain(|e| &e.token != token);
+                    plan.tokens.remove(&n);
+                    plan.summary.imported = plan.summary.imported.saturating_sub(1);
+                    plan.rejects.push((
+                        n,
+                        "the drawn token collided with a stored one; import this row again"
+                            .to_owned(),
+                    ));
+                }
             }
         }
         plan.rejects.sort_by_key(|(n, _)| *n);

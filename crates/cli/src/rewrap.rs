@@ -13,7 +13,7 @@ use tessera_aws::KmsKeyRing;
 use tessera_core::{KeyError, OperatorVault, ScannedItem, WrappedKey};
 
 use crate::CliError;
-use crate::checkpoint::Checkpoint;
+use crate::checkpoint::{Checkpoint, resume_point};
 
 /// Re-wraps a wrapped data key under the current key, inside the key service.
 #[async_trait]
@@ -57,8 +57,10 @@ pub async fn rewrap(
     let mut state = checkpoint.load::<RewrapState>()?.unwrap_or_default();
     // Per run: a data key shared by records on many pages is re-encrypted once.
     let mut rewrapped: HashMap<WrappedKey, WrappedKey> = HashMap::new();
+    let mut after = state.after.clone().filter(|a| !a.is_empty());
     loop {
-        let scanned = vault.scan(state.after.as_deref(), page).await?;
+        let scanned = vault.scan(after.as_deref(), page).await?;
+        let resume = resume_point(&scanned.items, scanned.next.as_deref(), state.after.take());
         progress(u64::try_from(scanned.items.len()).unwrap_or(u64::MAX));
         for item in scanned.items {
             let ScannedItem::Record(record) = item else {
@@ -82,8 +84,9 @@ pub async fn rewrap(
                 state.summary.changed += 1;
             }
         }
-        state.after = scanned.next;
-        if state.after.is_none() {
+        after = scanned.next;
+        state.after = resume;
+        if after.is_none() {
             checkpoint.clear()?;
             return Ok(state.summary);
         }

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use tessera_core::{OperatorVault, ReindexStats, Reindexer, ScannedItem};
 
 use crate::CliError;
-use crate::checkpoint::Checkpoint;
+use crate::checkpoint::{Checkpoint, resume_point};
 
 /// Items per scan page.
 pub const DEFAULT_PAGE: u32 = 200;
@@ -52,8 +52,10 @@ pub async fn reindex(
     };
     progress(state.scanned);
     let mut total = ReindexStats::default();
+    let mut after = state.after.clone().filter(|a| !a.is_empty());
     loop {
-        let scanned = vault.scan(state.after.as_deref(), page).await?;
+        let scanned = vault.scan(after.as_deref(), page).await?;
+        let resume = resume_point(&scanned.items, scanned.next.as_deref(), state.after.take());
         let items = u64::try_from(scanned.items.len()).unwrap_or(u64::MAX);
         let stats = reindexer.reindex(scanned.items).await;
         total.add(&stats);
@@ -61,9 +63,10 @@ pub async fn reindex(
         state.reindexed += stats.reindexed;
         state.current += stats.current;
         state.outstanding += stats.outstanding();
-        state.after = scanned.next;
+        after = scanned.next;
+        state.after = resume;
         progress(items);
-        if state.after.is_none() {
+        if after.is_none() {
             checkpoint.clear()?;
             return Ok(total);
         }

@@ -325,6 +325,17 @@ pub async fn run(
             e
         }
     })?;
+    // Read as the functions read it (`:` separates groups there too): a card
+    // number here would travel in a header that proxies and WAF record.
+    if args
+        .correlation_id
+        .as_deref()
+        .is_some_and(|id| contains_card_number(id) || contains_card_number(&id.replace(':', " ")))
+    {
+        return Err(CliError::Refused(
+            "--correlation-id: a correlation id must not hold a card number".into(),
+        ));
+    }
     let planned = args.operation.plan(console.stdin)?;
     let region = region(args, &endpoint, sdk)?;
     let provider = sdk.credentials_provider().ok_or_else(|| {
