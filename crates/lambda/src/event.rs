@@ -76,13 +76,19 @@ pub fn decode(mut payload: Value) -> Result<Incoming, EventError> {
         event.insert("isBase64Encoded".into(), Value::Bool(false));
     }
 
-    // lambda_http builds the request URL from `Host` and `X-Forwarded-Proto`
-    // and panics on values the URL parser rejects. Such a request is still
-    // served (and audited) with those headers, which only feed the URL, left out.
-    let (request, origin) = match convert(payload.clone()) {
-        Some(converted) => converted,
-        None => convert(without_url_headers(payload)).ok_or(EventError::Unsupported)?,
-    };
+    // lambda_http builds the request URL from `Host`, `X-Forwarded-Proto`,
+    // the path and the query string, and panics on values the URL parser
+    // rejects. Such a request is still answered and audited (PCI DSS 10.2:
+    // every attempt): first without the headers that only feed the URL, then
+    // also without its query string (no route reads one), then with its path
+    // replaced by one that routes nowhere, so it is refused as an unknown
+    // route under its caller's identity.
+    let stripped = without_url_headers(payload.clone());
+    let (request, origin) = convert(payload)
+        .or_else(|| convert(stripped.clone()))
+        .or_else(|| convert(without_query(stripped.clone())))
+        .or_else(|| convert(with_unroutable_path(without_query(stripped))))
+        .ok_or(EventError::Unsupported)?;
     Ok(Incoming {
         request,
         origin,
@@ -97,6 +103,42 @@ fn without_url_headers(mut payload: Value) -> Value {
     for field in ["headers", "multiValueHeaders"] {
         if let Some(Value::Object(headers)) = payload.get_mut(field) {
             headers.retain(|name, _| !URL_HEADERS.contains(&name.to_ascii_lowercase().as_str()));
+        }
+    }
+    payload
+}
+
+/// The event without its query string, in every shape an event carries it.
+fn without_query(mut payload: Value) -> Value {
+    if let Some(event) = payload.as_object_mut() {
+        for field in ["queryStringParameters", "multiValueQueryStringParameters"] {
+            event.remove(field);
+        }
+        if event.contains_key("rawQueryString") {
+            event.insert("rawQueryString".into(), Value::String(String::new()));
+        }
+    }
+    payload
+}
+
+/// A path no route serves: the request is answered 404 and audited.
+const UNROUTABLE_PATH: &str = "/invalid-request-path";
+
+/// The event with its path replaced by [`UNROUTABLE_PATH`].
+fn with_unroutable_path(mut payload: Value) -> Value {
+    if let Some(event) = payload.as_object_mut() {
+        for field in ["path", "rawPath"] {
+            if event.contains_key(field) {
+                event.insert(field.into(), Value::String(UNROUTABLE_PATH.into()));
+            }
+        }
+        if let Some(Value::Object(context)) = event.get_mut("requestContext") {
+            if context.contains_key("path") {
+                context.insert("path".into(), Value::String(UNROUTABLE_PATH.into()));
+            }
+            if let Some(Value::Object(http)) = context.get_mut("http") {
+                http.insert("path".into(), Value::String(UNROUTABLE_PATH.into()));
+            }
         }
     }
     payload
@@ -146,4 +188,52 @@ pub fn encode(origin: Origin, response: Response<Body>) -> Value {
         }
     };
     encoded.unwrap_or(Value::Null)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v2(path: &str, query: &str) -> Value {
+        serde_json::json!({
+            "version": "2.0",
+            "routeKey": "$default",
+            "rawPath": path,
+            "rawQueryString": query,
+            "headers": {"content-type": "application/json"},
+            "requestContext": {
+                "accountId": "111122223333",
+                "apiId": "api",
+                "domainName": "example.com",
+                "http": {"method": "POST", "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "t"},
+                "requestId": "r",
+                "routeKey": "$default",
+                "stage": "$default",
+                "time": "23/Nov/2026:12:00:00 +0000",
+                "timeEpoch": 0
+            },
+            "body": "{}",
+            "isBase64Encoded": false
+        })
+    }
+
+    #[test]
+    fn a_url_the_parser_refuses_still_decodes_to_an_answerable_request() {
+        let fine = decode(v2("/v1/tokens", "a=1")).expect("decodes");
+        assert_eq!(fine.request.uri().path(), "/v1/tokens");
+        let hostile_query = decode(v2("/v1/tokens", "q=\"x\"<y>")).expect("decodes");
+        assert_eq!(hostile_query.request.uri().path(), "/v1/tokens");
+        assert_eq!(hostile_query.request.uri().query(), None);
+        // A path is percent-encoded rather than refused; were it refused, the
+        // request would be served on a path no route has.
+        let hostile_path = decode(v2("/v1/tok\"ens<x>", "")).expect("decodes");
+        assert_eq!(hostile_path.request.uri().path(), "/v1/tok%22ens%3Cx%3E");
+        let unroutable = with_unroutable_path(v2("/v1/tokens", ""));
+        assert_eq!(unroutable["rawPath"], UNROUTABLE_PATH);
+        assert_eq!(unroutable["requestContext"]["http"]["path"], UNROUTABLE_PATH);
+        assert!(matches!(
+            decode(serde_json::json!({"not": "an http event"})),
+            Err(EventError::Unsupported)
+        ));
+    }
 }
