@@ -230,7 +230,10 @@ mod tests {
         assert_eq!(hostile_path.request.uri().path(), "/v1/tok%22ens%3Cx%3E");
         let unroutable = with_unroutable_path(v2("/v1/tokens", ""));
         assert_eq!(unroutable["rawPath"], UNROUTABLE_PATH);
-        assert_eq!(unroutable["requestContext"]["http"]["path"], UNROUTABLE_PATH);
+        assert_eq!(
+            unroutable["requestContext"]["http"]["path"],
+            UNROUTABLE_PATH
+        );
         assert!(matches!(
             decode(serde_json::json!({"not": "an http event"})),
             Err(EventError::Unsupported)

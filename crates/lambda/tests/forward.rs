@@ -142,9 +142,10 @@ async fn harness_with(policy: AddressPolicy, trust: Trust) -> Harness {
         .expect("egress")
         .with_timeouts(Duration::from_secs(1), Duration::from_secs(2));
     let all = r#"["/v1/charges","/v1/slow","/v1/big","/v1/binary","/v1/redirect"]"#;
+    let fields = r#"["/a","/b","/card","/backup","/again","/card/number"]"#;
     let dest = |name: &str, host: &str| {
         format!(
-            r#"{{"name":"{name}","host":"{host}","port":{port},"path_prefixes":{all},"methods":["POST","GET"]}}"#
+            r#"{{"name":"{name}","host":"{host}","port":{port},"path_prefixes":{all},"methods":["POST","GET"],"card_fields":{fields},"query":true}}"#
         )
     };
     let destinations = format!(

@@ -33,11 +33,53 @@ pub struct Destination {
     pub path_prefixes: Vec<String>,
     /// Methods requests may use.
     pub methods: Vec<String>,
+    /// Where a placeholder may stand: JSON pointers (`/card/number`) for a
+    /// JSON body, field names (`card[number]`) for a form body. A card number
+    /// elsewhere (a description, metadata) would land where the caller's own
+    /// processor account could read it whole.
+    #[serde(default = "default_card_fields")]
+    pub card_fields: Vec<String>,
+    /// Extra headers a caller may send (lower case), beyond [`BASE_HEADERS`].
+    #[serde(default)]
+    pub headers: Vec<String>,
+    /// Whether a request may carry a query string (processors read method
+    /// and action overrides there).
+    #[serde(default)]
+    pub query: bool,
 }
 
 fn https_port() -> u16 {
     443
 }
+
+/// The usual card-number fields of processor APIs.
+fn default_card_fields() -> Vec<String> {
+    [
+        "/card/number",
+        "/card",
+        "/number",
+        "/pan",
+        "/card_number",
+        "card[number]",
+        "card",
+        "number",
+        "pan",
+        "card_number",
+    ]
+    .map(str::to_owned)
+    .to_vec()
+}
+
+/// Headers every destination accepts from a caller. Others must be listed
+/// by the destination: a method or URL override header (`X-HTTP-Method-
+/// Override`, `X-Original-URL`) would turn a granted request into another.
+pub const BASE_HEADERS: &[&str] = &[
+    "accept",
+    "authorization",
+    "content-type",
+    "idempotency-key",
+    "user-agent",
+];
 
 /// The configured destinations and which principals may use each.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -59,14 +101,19 @@ pub struct Target {
     pub path_and_query: String,
 }
 
-/// What the audit event may say of a destination: its host and the matched
-/// path prefix, never the full path or the query string.
+/// A granted destination: what the audit event may say of it (its host and
+/// the matched path prefix, never the full path or the query string), and
+/// what a request to it may carry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Granted {
     /// The destination's name.
     pub name: String,
     /// `host` or `host:port` and the matched prefix.
     pub audit: String,
+    /// Where placeholders may stand.
+    pub card_fields: Vec<String>,
+    /// Headers beyond [`BASE_HEADERS`] a caller may send.
+    pub headers: Vec<String>,
 }
 
 impl Destinations {
@@ -118,8 +165,15 @@ impl Destinations {
         let mut out = String::new();
         for d in &self.list {
             out.push_str(&format!(
-                "{}=https://{}:{}{:?}{:?}\n",
-                d.name, d.host, d.port, d.path_prefixes, d.methods
+                "{}=https://{}:{}{:?}{:?}{:?}{:?}{}\n",
+                d.name,
+                d.host,
+                d.port,
+                d.path_prefixes,
+                d.methods,
+                d.card_fields,
+                d.headers,
+                d.query
             ));
         }
         for (p, names) in &self.grants {
@@ -147,6 +201,7 @@ impl Destinations {
             .filter(|d| names.contains(&d.name))
             .filter(|d| d.host == target.host && d.port == target.port)
             .filter(|d| d.methods.iter().any(|m| m == method.as_str()))
+            .filter(|d| d.query || target.path_and_query == target.path)
             .find_map(|d| {
                 let prefix = d
                     .path_prefixes
@@ -160,6 +215,8 @@ impl Destinations {
                 Some(Granted {
                     name: d.name.clone(),
                     audit: format!("{host}{prefix}"),
+                    card_fields: d.card_fields.clone(),
+                    headers: d.headers.clone(),
                 })
             })
             .ok_or_else(denied)
@@ -196,6 +253,22 @@ fn check_destination(d: &Destination) -> Result<(), String> {
     }
     for p in &d.path_prefixes {
         check_path(p).map_err(|why| format!("destination `{name}`: path prefix `{p}` {why}"))?;
+    }
+    if d.card_fields.is_empty() {
+        return Err(format!(
+            "destination `{name}`: card_fields is empty; no placeholder could be sent"
+        ));
+    }
+    for h in &d.headers {
+        if h.is_empty()
+            || !h
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        {
+            return Err(format!(
+                "destination `{name}`: header `{h}` must be a lower-case header name"
+            ));
+        }
     }
     if d.methods.is_empty() {
         return Err(format!("destination `{name}`: list at least one method"));
@@ -244,22 +317,20 @@ fn check_host(host: &str) -> Result<(), &'static str> {
     Ok(())
 }
 
-/// A path: starts with `/`, no empty, `.` or `..` segment, no backslash,
-/// no percent-encoded dot, slash or backslash (which would slip past a
-/// prefix), nothing outside printable ASCII.
+/// A path: starts with `/`, only letters, digits, `-._~:` and `/`, no
+/// empty, `.` or `..` segment. No percent-encoding and no `;`: servers
+/// decode (twice, or overlong UTF-8) and strip path parameters (`..;`) in
+/// their own ways, so anything but plain text could walk out of a prefix on
+/// the processor while matching it here.
 fn check_path(path: &str) -> Result<(), &'static str> {
     if !path.starts_with('/') {
         return Err("must start with /");
     }
-    if !path.bytes().all(|b| b.is_ascii_graphic()) || path.contains('\\') {
-        return Err("must be printable ASCII without backslashes");
-    }
-    let lower = path.to_ascii_lowercase();
-    if ["%2e", "%2f", "%5c", "%00"]
-        .iter()
-        .any(|e| lower.contains(e))
+    if !path
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"-._~:/".contains(&b))
     {
-        return Err("must not percent-encode dots, slashes or NUL");
+        return Err("must hold only letters, digits, - . _ ~ : and /");
     }
     let inner = path.trim_start_matches('/');
     let inner = inner.strip_suffix('/').unwrap_or(inner);
@@ -307,7 +378,7 @@ pub fn parse_target(url: &str) -> Result<Target, Problem> {
     }
     let port = authority.port_u16().unwrap_or(443);
     let path = uri.path().to_owned();
-    check_path(&path).map_err(|_| bad("the URL's path must be plain: no empty, . or .. segments and no encoded dots or slashes"))?;
+    check_path(&path).map_err(|_| bad("the URL's path must be plain: letters, digits, - . _ ~ : and /, no percent-encoding, no empty, . or .. segments"))?;
     let path_and_query = uri
         .path_and_query()
         .map_or_else(|| path.clone(), |p| p.as_str().to_owned());

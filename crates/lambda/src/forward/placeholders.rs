@@ -20,6 +20,37 @@ pub struct Template<'a> {
     pub tokens: Vec<Token>,
 }
 
+/// The JSON pointer and text of every string holding a placeholder; a key
+/// holding one is refused (it would be expanded where no field allows it).
+fn placeholder_pointers(
+    value: &serde_json::Value,
+    pointer: String,
+    out: &mut Vec<(String, String)>,
+) -> Result<(), Problem> {
+    match value {
+        serde_json::Value::String(s) if s.contains(OPEN) => out.push((pointer, s.clone())),
+        serde_json::Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                placeholder_pointers(item, format!("{pointer}/{i}"), out)?;
+            }
+        }
+        serde_json::Value::Object(map) => {
+            for (key, item) in map {
+                if key.contains(OPEN) {
+                    return Err(Problem::new(
+                        Kind::InvalidBody,
+                        "a placeholder may only be the whole value of one of the destination's card fields",
+                    ));
+                }
+                let escaped = key.replace('~', "~0").replace('/', "~1");
+                placeholder_pointers(item, format!("{pointer}/{escaped}"), out)?;
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
 #[derive(Debug)]
 enum Part<'a> {
     Text(&'a str),
@@ -64,6 +95,50 @@ impl<'a> Template<'a> {
             ));
         }
         Ok(Template { parts, tokens })
+    }
+
+    /// Checks that every placeholder is the whole value of one of `fields`:
+    /// a JSON pointer in a JSON body, a field name in a form body
+    /// (`a=1&card[number]={{tok}}`). A body with no placeholder passes.
+    pub fn check_positions(body: &str, fields: &[String]) -> Result<(), Problem> {
+        if !body.contains(OPEN) {
+            return Ok(());
+        }
+        let misplaced = || {
+            Problem::new(
+                Kind::InvalidBody,
+                "a placeholder may only be the whole value of one of the destination's card fields",
+            )
+        };
+        let is_placeholder = |v: &str| {
+            v.strip_prefix(OPEN)
+                .and_then(|v| v.strip_suffix(CLOSE))
+                .is_some_and(|inner| !inner.contains(OPEN) && !inner.contains(CLOSE))
+        };
+        if let Ok(json) = serde_json::from_str::<serde_json::Value>(body) {
+            let mut at = Vec::new();
+            placeholder_pointers(&json, String::new(), &mut at)?;
+            // Every placeholder in the text must be one the parse saw: a
+            // duplicate key's first value is expanded but not parsed.
+            let all_seen = body.matches(OPEN).count() == at.len();
+            return (all_seen
+                && at
+                    .iter()
+                    .all(|(pointer, value)| is_placeholder(value) && fields.contains(pointer)))
+            .then_some(())
+            .ok_or_else(misplaced);
+        }
+        for pair in body.split('&') {
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            if name.contains(OPEN) || name.contains(CLOSE) {
+                return Err(misplaced());
+            }
+            if value.contains(OPEN) && !(is_placeholder(value) && fields.iter().any(|f| f == name))
+            {
+                return Err(misplaced());
+            }
+        }
+        Ok(())
     }
 
     /// The body with each placeholder replaced by `value(token index)`,

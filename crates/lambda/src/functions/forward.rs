@@ -23,7 +23,7 @@ use crate::audit::Operation;
 use crate::auth::Principal;
 use crate::extract::{self, JsonBody};
 use crate::fields::{SecretString, parse_reason};
-use crate::forward::destinations::{Destinations, parse_target};
+use crate::forward::destinations::{BASE_HEADERS, Destinations, parse_target};
 use crate::forward::egress::{AddressPolicy, Egress, EgressError, Outbound, Roots, SystemResolver};
 use crate::forward::placeholders::Template;
 use crate::forward::scrub;
@@ -256,10 +256,14 @@ fn egress(dev_ca: Option<String>) -> Result<Egress, InitError> {
     built.map_err(|e| InitError::Forward(e.to_string()))
 }
 
+/// The body to send, as the caller wrote it.
+fn text_of(body: &ForwardBody) -> &str {
+    body.body.as_ref().map_or("", SecretString::expose)
+}
+
 /// Parses the body's placeholders and notes their tokens for the audit event.
 fn note_tokens<'a>(body: &'a ForwardBody, facts: &mut Facts) -> Result<Template<'a>, Problem> {
-    let text = body.body.as_ref().map_or("", SecretString::expose);
-    let template = Template::parse(text)?;
+    let template = Template::parse(text_of(body))?;
     facts.tokens = template.tokens.len();
     for token in &template.tokens {
         facts.token(token);
@@ -277,17 +281,37 @@ impl Forward {
         let body = extract::json::<ForwardBody>(request)?;
         let reason = parse_reason(body.reason.as_deref())?;
         facts.reason = reason;
-        let method = parse_method(&body.method)?;
-        let target = parse_target(&body.url)?;
-        // Destination first: a caller learns nothing about tokens for a
-        // destination it may not use, and no token is read.
         // The tokens are noted first (parsing reads no vault), so a refused
-        // destination is audited with the tokens it asked for.
+        // destination or URL is audited with the tokens it asked for.
         let template = note_tokens(&body, facts);
+        let method = parse_method(&body.method)?;
+        let target = parse_target(&body.url).inspect_err(|_| {
+            // A refused URL is audited by its host, when it has one that
+            // holds no card number (an IP literal, localhost...).
+            if let Some(host) = body
+                .url
+                .parse::<http::Uri>()
+                .ok()
+                .and_then(|u| u.host().map(str::to_owned))
+                .filter(|h| !tessera_core::contains_card_number(h))
+            {
+                facts.destination = host;
+            }
+        })?;
+        // A refused destination is audited as asked for: host, port and
+        // path (checked plain, with no card number), never the query.
+        facts.destination = if target.port == 443 {
+            format!("{}{}", target.host, target.path)
+        } else {
+            format!("{}:{}{}", target.host, target.port, target.path)
+        };
+        // Destination before any token is read: a caller learns nothing
+        // about tokens for a destination it may not use.
         let granted = self.destinations.authorize(caller, &method, &target)?;
-        facts.destination = granted.audit;
-        let headers = outbound_headers(&body.headers)?;
+        facts.destination = granted.audit.clone();
+        let headers = outbound_headers(&body.headers, &granted.headers)?;
         let template = template?;
+        Template::check_positions(text_of(&body), &granted.card_fields)?;
         let mut pans = Vec::with_capacity(template.tokens.len());
         if !template.tokens.is_empty() {
             // Any token that does not open stops the forward: nothing is sent.
@@ -345,7 +369,10 @@ fn parse_method(text: &str) -> Result<Method, Problem> {
 
 /// The caller's headers, checked: valid, not refused, and with no
 /// placeholder or card number (headers are logged upstream).
-fn outbound_headers(given: &BTreeMap<String, String>) -> Result<HeaderMap, Problem> {
+fn outbound_headers(
+    given: &BTreeMap<String, String>,
+    allowed: &[String],
+) -> Result<HeaderMap, Problem> {
     let bad = |detail: &str| Problem::new(Kind::InvalidBody, detail.to_owned());
     if given.len() > MAX_HEADERS {
         return Err(bad("send at most 32 headers"));
@@ -360,6 +387,11 @@ fn outbound_headers(given: &BTreeMap<String, String>) -> Result<HeaderMap, Probl
         {
             return Err(bad(
                 "hop-by-hop, Host, length, proxy, forwarding and X-Amz headers are set by Tessera or never sent",
+            ));
+        }
+        if !BASE_HEADERS.contains(&lower) && !allowed.iter().any(|a| a == lower) {
+            return Err(bad(
+                "this header is not one the destination accepts (accept, authorization, content-type, idempotency-key, user-agent, and its configured headers)",
             ));
         }
         if value.contains("{{") {
