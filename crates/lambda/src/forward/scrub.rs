@@ -3,9 +3,13 @@
 //! caller stays out of PCI scope even when a processor echoes the card.
 //!
 //! Text is masked with the core's detector ([`tessera_core::mask_card_numbers`]:
-//! digits of any script, any separators, invisible characters). A JSON body
-//! is also read as JSON, so a card number hidden in `\u0034...` escapes,
-//! which the caller's parser would decode, is found and masked too.
+//! digits of any script, any separators, invisible characters). `\uXXXX`
+//! escapes (JSON's, in any document shape: JSON Lines, server-sent events,
+//! JSONP, a header) are written out first wherever that means the same to a
+//! JSON reader, so a card number hidden in them is found and masked too.
+//! Then every fragment of a card number forward sent that is longer than
+//! its first six digits is masked, whatever its shape: a processor field
+//! that truncates the echo must not return more than BIN and last 4.
 
 use std::borrow::Cow;
 
@@ -30,24 +34,130 @@ const DROPPED: &[&str] = &[
 
 /// The answer's headers, masked, as name and value pairs (a name may repeat).
 /// A value that is not text is dropped: it cannot be checked.
-pub fn headers(map: &HeaderMap) -> Vec<(String, String)> {
+pub fn headers(map: &HeaderMap, sent: &[&str]) -> Vec<(String, String)> {
     map.iter()
         .filter(|(name, _)| !DROPPED.contains(&name.as_str()))
         .filter_map(|(name, value)| {
             let value = value.to_str().ok()?;
-            Some((
-                mask_card_numbers(name.as_str()).into_owned(),
-                mask_card_numbers(value).into_owned(),
-            ))
+            Some((mask_text(name.as_str(), sent), mask_text(value, sent)))
         })
         .collect()
 }
 
-/// The answer's body, masked; `None` if it is not UTF-8 (it cannot be checked).
-pub fn body(bytes: &[u8]) -> Option<String> {
+/// The answer's body, masked; `None` if it is not UTF-8 (it cannot be
+/// checked). `sent` holds the card numbers forward sent (digits).
+pub fn body(bytes: &[u8], sent: &[&str]) -> Option<String> {
     let text = std::str::from_utf8(bytes).ok()?;
-    let masked = mask_card_numbers(text);
-    Some(mask_json_escapes(&masked).unwrap_or(masked).into_owned())
+    let masked = mask_text(text, sent);
+    Some(mask_json_escapes(&masked).map_or(masked, Cow::into_owned))
+}
+
+/// Escapes written out, card numbers masked, fragments of sent ones masked.
+fn mask_text(text: &str, sent: &[&str]) -> String {
+    let plain = unescape_u(text);
+    let masked = mask_card_numbers(&plain).into_owned();
+    mask_fragments(&masked, sent)
+}
+
+/// Shortest run of a sent card number's digits masked wherever it appears:
+/// one more than its BIN.
+const FRAGMENT_DIGITS: usize = 7;
+
+/// Masks, in every run of ASCII digits, each digit that belongs to a run of
+/// [`FRAGMENT_DIGITS`] or more digits of a sent card number, except those of
+/// its BIN and last 4 at their own places.
+fn mask_fragments(text: &str, sent: &[&str]) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let mut masked = vec![false; chars.len()];
+    let mut start = 0;
+    while start < chars.len() {
+        if !chars[start].is_ascii_digit() {
+            start += 1;
+            continue;
+        }
+        let mut end = start;
+        while end < chars.len() && chars[end].is_ascii_digit() {
+            end += 1;
+        }
+        let run: String = chars[start..end].iter().collect();
+        for pan in sent {
+            let n = pan.len();
+            for from in 0..n {
+                for to in (from + FRAGMENT_DIGITS..=n).rev() {
+                    let piece = &pan[from..to];
+                    let mut search = 0;
+                    while let Some(at) = run[search..].find(piece) {
+                        let at = search + at;
+                        for (k, m) in masked[start + at..start + at + piece.len()]
+                            .iter_mut()
+                            .enumerate()
+                        {
+                            let place = from + k;
+                            // BIN and last 4 may show, at their own places only.
+                            if !(place < 6 || place >= n.saturating_sub(4)) {
+                                *m = true;
+                            }
+                        }
+                        search = at + 1;
+                    }
+                }
+            }
+        }
+        start = end;
+    }
+    chars
+        .iter()
+        .zip(masked)
+        .map(|(c, m)| if m { '*' } else { *c })
+        .collect()
+}
+
+/// `text` with each `\uXXXX` escape (a surrogate pair too) written as its
+/// character, except where that would change what a JSON reader sees: a
+/// quote, a backslash, a control character, or an unpaired surrogate.
+fn unescape_u(text: &str) -> Cow<'_, str> {
+    if !text.contains("\\u") {
+        return Cow::Borrowed(text);
+    }
+    let hex = |s: &str| s.get(..4).and_then(|h| u32::from_str_radix(h, 16).ok());
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("\\u") {
+        // An escaped backslash before `u` is a literal `\u`, not an escape.
+        let backslashes = rest[..at].chars().rev().take_while(|c| *c == '\\').count();
+        out.push_str(&rest[..at]);
+        let after = &rest[at + 2..];
+        let decoded = if backslashes % 2 == 1 {
+            None
+        } else {
+            match hex(after) {
+                Some(high @ 0xD800..=0xDBFF) => after
+                    .get(4..)
+                    .and_then(|r| r.strip_prefix("\\u"))
+                    .and_then(hex)
+                    .filter(|low| (0xDC00..=0xDFFF).contains(low))
+                    .and_then(|low| {
+                        char::from_u32(0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00))
+                    })
+                    .map(|c| (c, 10)),
+                Some(code) => char::from_u32(code).map(|c| (c, 4)),
+                None => None,
+            }
+            .filter(|(c, _)| !matches!(c, '"' | '\\') && !c.is_control())
+        };
+        match decoded {
+            Some((c, used)) => {
+                out.push(c);
+                rest = &after[used..];
+            }
+            None => {
+                out.push_str("\\u");
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    Cow::Owned(out)
 }
 
 /// If `text` is JSON whose decoded strings still hold a card number (written
@@ -97,7 +207,7 @@ mod tests {
 
     #[test]
     fn masks_plain_grouped_and_escaped_card_numbers() {
-        let out = body(br#"{"a":"4111111111111111","b":"4111 1111 1111 1111","c":"\u0034\u0031\u0031\u0031\u0031\u0031\u0031\u0031\u0031\u0031\u0031\u0031\u0031\u0031\u0031\u0031"}"#)
+        let out = body(br#"{"a":"4111111111111111","b":"4111 1111 1111 1111","c":"\u0034\u0031\u0031\u0031\u0031\u0031\u0031\u0031\u0031\u0031\u0031\u0031\u0031\u0031\u0031\u0031"}"#, &[])
             .expect("text");
         assert!(!contains_card_number(&out), "{out}");
         let v: Value = serde_json::from_str(&out).expect("json");
@@ -106,8 +216,11 @@ mod tests {
             assert!(!contains_card_number(s), "{k}: {s}");
             assert!(s.starts_with("4111") && s.ends_with("1111"), "{k}: {s}");
         }
-        assert_eq!(body(b"{\"ok\":true}").as_deref(), Some("{\"ok\":true}"));
-        assert_eq!(body(&[0xff, 0xfe]), None);
+        assert_eq!(
+            body(b"{\"ok\":true}", &[]).as_deref(),
+            Some("{\"ok\":true}")
+        );
+        assert_eq!(body(&[0xff, 0xfe], &[]), None);
     }
 
     #[test]
@@ -116,7 +229,7 @@ mod tests {
         map.insert("x-card", "4111-1111-1111-1111".parse().expect("value"));
         map.insert("connection", "close".parse().expect("value"));
         map.insert("content-type", "application/json".parse().expect("value"));
-        let out = headers(&map);
+        let out = headers(&map, &[]);
         assert_eq!(
             out,
             vec![

@@ -332,14 +332,21 @@ impl Forward {
             headers,
             body: template.expand(|i| pans.get(i).map_or("", |d| d.pan.expose_digits())),
         };
+        // The card numbers sent, kept (wiped on drop) only to mask any
+        // fragment of them the answer echoes.
+        let sent: Vec<zeroize::Zeroizing<String>> = pans
+            .iter()
+            .map(|d| zeroize::Zeroizing::new(d.pan.expose_digits().to_owned()))
+            .collect();
         drop(pans);
+        let sent_digits: Vec<&str> = sent.iter().map(|s| s.as_str()).collect();
         let started = Instant::now();
-        let sent = self.egress.send(outbound).await;
+        let sent_call = self.egress.send(outbound).await;
         facts.upstream_latency_ms =
             Some(u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX));
-        let answer = sent.map_err(egress_problem)?;
+        let answer = sent_call.map_err(egress_problem)?;
         facts.upstream_status = Some(answer.status.as_u16());
-        let body = scrub::body(&answer.body).ok_or_else(|| {
+        let body = scrub::body(&answer.body, &sent_digits).ok_or_else(|| {
             Problem::new(
                 Kind::UpstreamInvalid,
                 "the destination's answer is not UTF-8 text",
@@ -349,7 +356,7 @@ impl Forward {
             StatusCode::OK,
             &ForwardedView {
                 status: answer.status.as_u16(),
-                headers: scrub::headers(&answer.headers),
+                headers: scrub::headers(&answer.headers, &sent_digits),
                 body,
             },
         ))
