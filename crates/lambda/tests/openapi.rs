@@ -4,8 +4,11 @@
 //! the same problem kinds (type URI, status, title) as `problem::Kind::ALL`.
 //! The running stack is checked against it by `scripts/contract`.
 
+mod support;
+
 use std::collections::{BTreeMap, BTreeSet};
 
+use base64::Engine;
 use serde::Serialize;
 use serde_json::Value;
 use tessera_core::{
@@ -366,4 +369,43 @@ fn every_problem_response_admits_only_kinds_of_its_status() {
         }
     }
     assert!(checked > 0);
+}
+
+/// `scripts/contract` cannot send a body that is not UTF-8 (cargo lambda's
+/// emulator answers it with its own 500); API Gateway sends it base64-encoded,
+/// and the answer is the 400 `invalid-json` the spec declares.
+#[tokio::test]
+async fn a_body_that_is_not_utf8_gets_the_declared_problem() {
+    let spec = spec();
+    let stack = support::stack();
+    let mut event = support::raw_event(
+        support::TOKENIZER,
+        "POST",
+        "/v1/tokens",
+        Value::String(base64::engine::general_purpose::STANDARD.encode([b'{', 0xff, 0xfe, b'}'])),
+    );
+    event["isBase64Encoded"] = Value::Bool(true);
+    let response = support::send(&stack.tokenize, event).await;
+    let (status, body) = support::status_and_body(&response);
+    assert_eq!(
+        (status, &body["type"]),
+        (400, &Value::from(Kind::InvalidJson.type_uri()))
+    );
+
+    let mut kinds = Vec::new();
+    let declared = resolve(
+        &spec,
+        &operation(&spec, "post", "/v1/tokens")["responses"]["400"],
+    );
+    kinds_in(
+        &spec,
+        &declared["content"]["application/problem+json"]["schema"],
+        &mut kinds,
+    );
+    assert!(
+        kinds
+            .iter()
+            .any(|k| k["properties"]["type"]["const"] == body["type"]),
+        "POST /v1/tokens declares 400 invalid-json"
+    );
 }
