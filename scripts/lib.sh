@@ -90,13 +90,13 @@ dev_start() {
 
   log "starting the stub processor on https://processor.localhost:$stub_port (log: $dir/stub.log)"
   rm -f "$dir/stub-ca.pem"
-  setsid ./target/debug/tessera-stub-processor "$stub_port" "$dir/stub-ca.pem" > "$dir/stub.log" 2>&1 &
+  setsid "${CARGO_TARGET_DIR:-target}/debug/tessera-stub-processor" "$stub_port" "$dir/stub-ca.pem" > "$dir/stub.log" 2>&1 &
   DEV_PIDS+=("$!")
   for _ in $(seq 50); do [[ -s $dir/stub-ca.pem ]] && break; sleep 0.1; done
   [[ -s $dir/stub-ca.pem ]] || { log "the stub processor did not start: see $dir/stub.log"; return 1; }
 
   log "creating table, key and secret; seeding fixtures"
-  ./target/debug/tessera-bootstrap --fixtures events/fixtures.json --env-file "$dir/vault.env"
+  "${CARGO_TARGET_DIR:-target}/debug/tessera-bootstrap" --fixtures events/fixtures.json --env-file "$dir/vault.env"
 
   {
     cat "$dir/vault.env"
@@ -121,7 +121,7 @@ dev_start() {
     echo "TESSERA_FORWARD_DESTINATIONS='[{\"name\":\"stub\",\"host\":\"processor.localhost\",\"port\":$stub_port,\"path_prefixes\":[\"/v1/charges\"],\"methods\":[\"POST\"]}]'"
     echo "TESSERA_FORWARD_GRANTS='arn:aws:iam::111122223333:role/payments-forwarder=stub;$DEV_ROLE=stub'"
     # DEV ONLY: trust the stub's test CA and let .localhost reach 127.0.0.1.
-    echo "TESSERA_FORWARD_DEV_CA=$ROOT/$dir/stub-ca.pem"
+    echo "TESSERA_FORWARD_DEV_CA=$(cd "$dir" && pwd)/stub-ca.pem"
     # DEV ONLY: curl through `cargo lambda watch` carries no IAM principal.
     echo "TESSERA_DEV_PRINCIPAL=$DEV_ROLE"
   } > "$dir/lambda.env"
