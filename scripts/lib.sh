@@ -63,13 +63,13 @@ DEV_ROLE="arn:aws:iam::$DEV_ACCOUNT:role/tessera-local-developer"
 # scripts/contract (in the background, on free ports).
 
 # dev_build: the bootstrap, the stub processor and the four functions with
-# the dev principal: the same package, features and profile `cargo lambda
-# watch` builds on a function's first request, so that build finds
+# the dev principal. The functions are built as `cargo lambda watch` builds
+# them on a function's first request (`cargo run --bin <function>` in the
+# workspace: every member's features unified), so that build finds
 # everything fresh and the first request is answered in seconds, not minutes.
 dev_build() {
-  cargo build --quiet -p tessera-aws --bin tessera-bootstrap
+  cargo build --quiet --workspace --bins --features tessera-lambda/dev-principal
   cargo build --quiet -p tessera-testkit --features stub --bin tessera-stub-processor
-  cargo build --quiet -p tessera-lambda --bins --features tessera-lambda/dev-principal
 }
 
 # dev_start DIR MOTO_PORT STUB_PORT LAMBDA_PORT: starts moto, the stub
