@@ -58,3 +58,93 @@ TOKENIZER_ROLE="arn:aws:iam::$DEV_ACCOUNT:role/payments-tokenizer"
 DETOKENIZER_ROLE="arn:aws:iam::$DEV_ACCOUNT:role/settlement-detokenizer"
 ADMIN_ROLE="arn:aws:iam::$DEV_ACCOUNT:role/tessera-admin"
 DEV_ROLE="arn:aws:iam::$DEV_ACCOUNT:role/tessera-local-developer"
+
+# The local stack, shared by scripts/dev (in the foreground) and
+# scripts/contract (in the background, on free ports).
+
+# dev_build: the bootstrap, the stub processor and the four functions with
+# the dev principal. The functions are built as `cargo lambda watch` builds
+# them on a function's first request (`cargo run --bin <function>` in the
+# workspace: every member's features unified), so that build finds
+# everything fresh and the first request is answered in seconds, not minutes.
+# DEV_RELEASE=1 builds (and dev_start serves) the functions in release.
+dev_build() {
+  cargo build --quiet --workspace --bins --features tessera-lambda/dev-principal
+  cargo build --quiet -p tessera-testkit --features stub --bin tessera-stub-processor
+  if [[ ${DEV_RELEASE:-} == 1 ]]; then
+    cargo build --quiet --release --workspace --bins --features tessera-lambda/dev-principal
+  fi
+}
+
+# dev_start DIR MOTO_PORT STUB_PORT LAMBDA_PORT: starts moto, the stub
+# processor on https://processor.localhost:STUB_PORT, provisions the vault
+# (with the fixture tokens), and starts all four functions under `cargo
+# lambda watch` on 127.0.0.1:LAMBDA_PORT. Logs and settings go in DIR.
+# Appends what it started to DEV_PIDS (each its own process group); stop
+# them with dev_stop. Sets the emulator's environment.
+DEV_PIDS=()
+dev_start() {
+  local dir=$1 moto_port=$2 stub_port=$3 lambda_port=$4
+  mkdir -p "$dir"
+  emulator_env "$moto_port"
+
+  log "starting moto on 127.0.0.1:$moto_port (log: $dir/moto.log)"
+  start_moto "$moto_port" "$dir/moto.log"
+  DEV_PIDS+=("$MOTO_PID")
+
+  log "starting the stub processor on https://processor.localhost:$stub_port (log: $dir/stub.log)"
+  rm -f "$dir/stub-ca.pem"
+  setsid "${CARGO_TARGET_DIR:-target}/debug/tessera-stub-processor" "$stub_port" "$dir/stub-ca.pem" > "$dir/stub.log" 2>&1 &
+  DEV_PIDS+=("$!")
+  for _ in $(seq 50); do [[ -s $dir/stub-ca.pem ]] && break; sleep 0.1; done
+  [[ -s $dir/stub-ca.pem ]] || { log "the stub processor did not start: see $dir/stub.log"; return 1; }
+
+  log "creating table, key and secret; seeding fixtures"
+  "${CARGO_TARGET_DIR:-target}/debug/tessera-bootstrap" --fixtures events/fixtures.json --env-file "$dir/vault.env"
+
+  {
+    cat "$dir/vault.env"
+    echo "AWS_ENDPOINT_URL=$AWS_ENDPOINT_URL"
+    echo "AWS_REGION=$AWS_REGION"
+    echo "AWS_ACCESS_KEY_ID=$AWS_ACCESS_KEY_ID"
+    echo "AWS_SECRET_ACCESS_KEY=$AWS_SECRET_ACCESS_KEY"
+    echo "AWS_LAMBDA_LOG_FORMAT=${AWS_LAMBDA_LOG_FORMAT:-Text}"
+    echo "TESSERA_TOKENIZE_ROLES=$TOKENIZER_ROLE,$DEV_ROLE"
+    echo "TESSERA_DESCRIBE_ROLES=$TOKENIZER_ROLE,$DEV_ROLE"
+    # The fixtures are seeded in the default scope; these roles share it.
+    # Quoted: the env-file parser refuses a bare `=` in a value.
+    echo "TESSERA_DEDUP_SCOPES='default=$TOKENIZER_ROLE,$DEV_ROLE'"
+    # The sample events' REST API (abc123/prod) and HTTP API (def456/\$default).
+    echo "TESSERA_API_ID=abc123,def456"
+    # Single quotes: the env-file parser would expand $default.
+    echo "TESSERA_API_STAGE='prod,\$default'"
+    echo "TESSERA_DETOKENIZE_ROLES=$DETOKENIZER_ROLE,$DEV_ROLE"
+    echo "TESSERA_ADMIN_ROLES=$ADMIN_ROLE,$DEV_ROLE"
+    # forward: the stub processor is the one destination (events/ name it too).
+    echo "TESSERA_FORWARD_ROLES=arn:aws:iam::111122223333:role/payments-forwarder,$DEV_ROLE"
+    echo "TESSERA_FORWARD_DESTINATIONS='[{\"name\":\"stub\",\"host\":\"processor.localhost\",\"port\":$stub_port,\"path_prefixes\":[\"/v1/charges\"],\"methods\":[\"POST\"]}]'"
+    echo "TESSERA_FORWARD_GRANTS='arn:aws:iam::111122223333:role/payments-forwarder=stub;$DEV_ROLE=stub'"
+    # DEV ONLY: trust the stub's test CA and let .localhost reach 127.0.0.1.
+    echo "TESSERA_FORWARD_DEV_CA=$(cd "$dir" && pwd)/stub-ca.pem"
+    # DEV ONLY: curl through `cargo lambda watch` carries no IAM principal.
+    echo "TESSERA_DEV_PRINCIPAL=$DEV_ROLE"
+  } > "$dir/lambda.env"
+
+  # The dev principal exists only in builds with this feature; sam build never enables it.
+  local release=()
+  [[ ${DEV_RELEASE:-} == 1 ]] && release=(--release)
+  setsid cargo lambda watch "${release[@]}" -A 127.0.0.1 -P "$lambda_port" ${DEV_WATCH_FLAGS:-} \
+    --features tessera-lambda/dev-principal --env-file "$dir/lambda.env" &
+  DEV_PIDS+=("$!")
+}
+
+# dev_stop: stops what dev_start started (each process group: cargo lambda
+# watch runs the functions as its children).
+dev_stop() {
+  [[ ${#DEV_PIDS[@]} -gt 0 ]] || return 0
+  log "stopping ${DEV_PIDS[*]}"
+  local pid
+  for pid in "${DEV_PIDS[@]}"; do kill -- "-$pid" 2>/dev/null || kill "$pid" 2>/dev/null || true; done
+  wait "${DEV_PIDS[@]}" 2>/dev/null || true
+  DEV_PIDS=()
+}

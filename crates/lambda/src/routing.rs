@@ -24,6 +24,16 @@ pub struct RouteSpec<R> {
     pub path: PathSpec<R>,
 }
 
+impl<R> RouteSpec<R> {
+    /// The path as an OpenAPI path template, such as `/v1/tokens/{token}`.
+    pub fn template(&self) -> String {
+        match &self.path {
+            PathSpec::Exact(path, _) => (*path).to_owned(),
+            PathSpec::Token(prefix, _) => format!("{prefix}{{token}}"),
+        }
+    }
+}
+
 /// The result of routing a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Routed<R> {
