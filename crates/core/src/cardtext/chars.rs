@@ -1,7 +1,11 @@
 //! Character classes for reading numbers out of free text: which characters
 //! are digits (in any script), which separate digit groups, and which are
-//! invisible and so are skipped. Tables, not a Unicode crate: the sets are
-//! small, and a reviewer can read every entry.
+//! invisible and so are skipped. Tables for digits and separators, which a
+//! reviewer can read entry by entry; the combining marks of every script
+//! come from the Unicode general category (`unicode-properties`), a set too
+//! large to list by hand without missing some.
+
+use unicode_properties::{GeneralCategory, GeneralCategoryGroup, UnicodeGeneralCategory};
 
 /// The zero of every run of ten decimal digits (Unicode category Nd, through
 /// Unicode 17): ASCII, Arabic-Indic, Devanagari, ..., full-width,
@@ -76,9 +80,20 @@ pub(crate) fn digit_value(c: char) -> Option<u8> {
 /// Characters a reader does not see, skipped as if absent: Unicode format
 /// characters (Cf: soft hyphen, zero-width space and joiners, bidi controls,
 /// BOM, tags), the other default-ignorable code points (variation selectors,
-/// combining grapheme joiner, Hangul fillers), and the general-purpose
-/// combining marks that draw on a digit (strike-through, underline, keycap).
+/// combining grapheme joiner, Hangul fillers), and every combining mark of
+/// any script (Mn, Mc, Me: strike-through, keycap, Arabic harakat, Hebrew
+/// points, Devanagari and Tibetan signs), which draws on the digit before it
+/// and leaves it readable as that digit.
 pub(crate) fn is_ignorable(c: char) -> bool {
+    listed_ignorable(c)
+        || (!c.is_ascii()
+            && (c.general_category_group() == GeneralCategoryGroup::Mark
+                || c.general_category() == GeneralCategory::Format))
+}
+
+/// The ignorable characters named one by one (the default-ignorable ones
+/// that are not format characters, and the fast path for the common ones).
+fn listed_ignorable(c: char) -> bool {
     matches!(c,
         '\u{AD}'
         | '\u{300}'..='\u{36F}'

@@ -412,9 +412,13 @@ mod tests {
         let t = parse_target("https://api.acme-pay.example/v1/charges").expect("url");
         let g = d.authorize(&caller(), &Method::POST, &t).expect("granted");
         assert_eq!(g.audit, "api.acme-pay.example/v1/charges");
-        assert!(g.card_fields.contains(&"/card/number".to_owned()), "the default card fields");
+        assert!(
+            g.card_fields.contains(&"/card/number".to_owned()),
+            "the default card fields"
+        );
         // A query string only where the destination allows one.
-        let q = parse_target("https://api.acme-pay.example/v1/charges?_method=DELETE").expect("url");
+        let q =
+            parse_target("https://api.acme-pay.example/v1/charges?_method=DELETE").expect("url");
         assert!(d.authorize(&caller(), &Method::POST, &q).is_err());
         let with_query = Destinations::parse(
             r#"[{"name":"acme","host":"api.acme-pay.example","path_prefixes":["/v1/charges"],"methods":["POST"],"query":true}]"#,
