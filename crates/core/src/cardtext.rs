@@ -123,12 +123,38 @@ pub fn mask_card_numbers(text: &str) -> Cow<'_, str> {
 
 /// One masking pass of [`mask_card_numbers`].
 fn mask_once(text: &str) -> Cow<'_, str> {
-    let mut masked: Vec<usize> = Vec::new();
+    let mut found: Vec<Vec<usize>> = Vec::new();
     scan(text, |offsets| {
-        let keep_tail = offsets.len().saturating_sub(MASK_KEEP_LAST);
-        masked.extend(offsets.get(MASK_KEEP_FIRST..keep_tail).unwrap_or_default());
+        found.push(offsets.to_vec());
         false
     });
+    // A window inside a longer one is the same card number read in part: it
+    // is masked as the longer one is, so a 16-digit card keeps its BIN.
+    // Sorted by start, longest first, a window lies inside an earlier one
+    // exactly when an earlier one ends at or after its end.
+    let span = |w: &[usize]| {
+        (
+            w.first().copied().unwrap_or(0),
+            w.last().copied().unwrap_or(0),
+        )
+    };
+    found.sort_by(|a, b| {
+        let ((a0, a1), (b0, b1)) = (span(a), span(b));
+        a0.cmp(&b0).then(b1.cmp(&a1))
+    });
+    let mut masked: Vec<usize> = Vec::new();
+    let mut reach: Option<usize> = None;
+    for window in &found {
+        let (_, last) = span(window);
+        let inside_longer = reach.is_some_and(|r| r >= last);
+        reach = Some(reach.map_or(last, |r| r.max(last)));
+        if inside_longer {
+            continue;
+        }
+        let keep_tail = window.len().saturating_sub(MASK_KEEP_LAST);
+        let keep_first = crate::pan::shown_leading_digits(window.len());
+        masked.extend(window.get(keep_first..keep_tail).unwrap_or_default());
+    }
     if masked.is_empty() {
         return Cow::Borrowed(text);
     }
@@ -147,8 +173,6 @@ fn mask_once(text: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
-/// Digits a masked card number keeps at its start: the BIN (PCI DSS 3.4.1).
-const MASK_KEEP_FIRST: usize = 6;
 /// Digits a masked card number keeps at its end.
 const MASK_KEEP_LAST: usize = 4;
 /// What a masked digit becomes. It separates groups like any punctuation, so

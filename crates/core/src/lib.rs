@@ -63,7 +63,10 @@ pub use keycache::{
 };
 pub use metadata::{MAX_METADATA_BYTES, MAX_METADATA_KEYS, Metadata, MetadataError};
 pub use operator::{Dangling, ReindexStats, Reindexer, VaultCheck, VaultReport};
-pub use pan::{MAX_PAN_DIGITS, MIN_PAN_DIGITS, Pan, PanError, luhn_valid};
+pub use pan::{
+    MAX_PAN_DIGITS, MIN_HIDDEN_DIGITS, MIN_PAN_DIGITS, Pan, PanError, luhn_valid,
+    shown_leading_digits,
+};
 pub use ports::{
     Clock, CreateError, DataKeyIssuer, DataKeyUnwrapper, ErasingVault, IndexWrite, IssuingVault,
     KeyError, OperatorVault, ReadingVault, ScanPage, ScannedItem, SystemClock, VaultError,

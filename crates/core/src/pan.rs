@@ -10,6 +10,17 @@ use crate::brand::Brand;
 pub const MIN_PAN_DIGITS: usize = 12;
 /// Most digits a PAN may have (ISO/IEC 7812).
 pub const MAX_PAN_DIGITS: usize = 19;
+
+/// Digits a PAN keeps hidden at least wherever it is shown in part: with the
+/// Luhn check, five hidden digits still leave 10,000 candidates.
+pub const MIN_HIDDEN_DIGITS: usize = 5;
+
+/// How many leading digits of a PAN of `len` digits may be shown beside its
+/// last four: the six of the BIN (PCI DSS 3.4.1), fewer for a PAN under 15
+/// digits, where BIN and last 4 would leave only 10 to 1,000 candidates.
+pub fn shown_leading_digits(len: usize) -> usize {
+    len.saturating_sub(4 + MIN_HIDDEN_DIGITS).min(6)
+}
 /// Longest raw input looked at; anything longer is refused before any work,
 /// so a hostile body cannot make the parser walk megabytes of separators.
 const MAX_RAW_LEN: usize = 64;

@@ -23,7 +23,8 @@ pub struct TokenView {
     pub token: String,
     /// `opaque` or `fpe`.
     pub format: &'static str,
-    /// First six digits.
+    /// Leading digits: the six of the BIN, fewer for a PAN under 15 digits
+    /// (see [`tessera_core::shown_leading_digits`]).
     pub bin: String,
     /// Last four digits.
     pub last4: String,
@@ -47,7 +48,13 @@ impl TokenView {
         TokenView {
             token: token.as_str().to_owned(),
             format: facts.format.as_str(),
-            bin: facts.bin.clone(),
+            bin: facts
+                .bin
+                .chars()
+                .take(tessera_core::shown_leading_digits(usize::from(
+                    facts.pan_length,
+                )))
+                .collect(),
             last4: facts.last4.clone(),
             brand: facts.brand.as_str(),
             pan_length: facts.pan_length,

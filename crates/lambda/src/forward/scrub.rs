@@ -44,10 +44,20 @@ pub fn headers(map: &HeaderMap, sent: &[&str]) -> Vec<(String, String)> {
         .collect()
 }
 
-/// The answer's body, masked; `None` if it is not UTF-8 (it cannot be
-/// checked). `sent` holds the card numbers forward sent (digits).
+/// Most digits an answer may hold: masking reads every 12- to 19-digit
+/// window of a chain of digit groups, so its work and memory grow with the
+/// digits, and a processor answer of nothing but digit groups could exhaust
+/// the function's memory after the card numbers were sent.
+pub const MAX_ANSWER_DIGITS: usize = 32 * 1024;
+
+/// The answer's body, masked; `None` if it is not UTF-8 or holds more than
+/// [`MAX_ANSWER_DIGITS`] digits (it cannot be checked within bounds).
+/// `sent` holds the card numbers forward sent (digits).
 pub fn body(bytes: &[u8], sent: &[&str]) -> Option<String> {
     let text = std::str::from_utf8(bytes).ok()?;
+    if text.chars().filter(|c| c.is_numeric()).count() > MAX_ANSWER_DIGITS {
+        return None;
+    }
     let masked = mask_text(text, sent);
     Some(mask_json_escapes(&masked).map_or(masked, Cow::into_owned))
 }
@@ -94,7 +104,8 @@ fn mask_fragments(text: &str, sent: &[&str]) -> String {
                         {
                             let place = from + k;
                             // BIN and last 4 may show, at their own places only.
-                            if !(place < 6 || place >= n.saturating_sub(4)) {
+                            let lead = tessera_core::shown_leading_digits(n);
+                            if !(place < lead || place >= n.saturating_sub(4)) {
                                 *m = true;
                             }
                         }

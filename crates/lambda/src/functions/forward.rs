@@ -349,7 +349,7 @@ impl Forward {
         let body = scrub::body(&answer.body, &sent_digits).ok_or_else(|| {
             Problem::new(
                 Kind::UpstreamInvalid,
-                "the destination's answer is not UTF-8 text",
+                "the destination's answer is not UTF-8 text, or holds too many digits to check",
             )
         })?;
         Ok(Reply::json(
