@@ -256,6 +256,43 @@ fn exemptions_are_narrow() {
     assert!(contains_card_number("4111-1111-1111-1111/2026-12-31"));
 }
 
+#[test]
+fn a_date_needs_every_part_of_a_date_and_an_address_every_part_of_one() {
+    // Each part of the date and address rules matters: a group that only
+    // looks like a year, month or day, or the wrong separator, is no date
+    // or address, and a card-like chain of such groups is refused. Three
+    // groups where the last is far too long for a day or year, and ordered
+    // so each clause of the rule alone would wrongly make a date of it.
+    for text in [
+        "2026-11-4111111111111", // year, month, then no day
+        "2026-13-41111111111",   // year, no month
+        "26-11-4111111111111",   // day, month, then no year
+        "11-26-4111111111111",   // month, day, then no year
+        "3026-11-26-411111111",  // no year in range
+        "202-11-26411111111",    // a 3-digit "year"
+        "2026-111-2641111111",   // a 3-digit "month"
+        "2026-11-264-11111111",  // a 3-digit "day"
+        "41-11-2026-1111111",    // no month 41, then a year
+        "2026/11-26-41111111",   // two separators
+        "255-255-255-255",       // an address needs dots
+        "256.1.1.1-41111111",    // no octet over 255
+        "2550.1.1.1-4111111",    // no octet of four digits
+    ] {
+        assert!(contains_card_number(text), "{text}");
+    }
+    // And the real ones stay exempt, whole chains of them included.
+    for text in [
+        "2026-11-26",
+        "26.11.2026",
+        "11/26/2026",
+        "2026-11-26/2026-11-30",
+        "10.0.0.1 - 10.0.0.9",
+        "26.11.2026 10.0.0.1",
+    ] {
+        assert!(!contains_card_number(text), "{text}");
+    }
+}
+
 /// A Luhn-valid PAN of `len` digits from `body` (its first `len - 1` digits).
 fn luhn_complete(body: &[u8], len: usize) -> Vec<u8> {
     let mut digits = body[..len - 1].to_vec();
