@@ -608,19 +608,11 @@ impl IssuingVault for DynamoVault {
             .expression_attribute_values(":ct", ciphertext(record))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            // Never written, already voided, or another's: nothing of this
-            // writer's PAN copy is left to remove.
-            Err(err)
-                if matches!(
-                    err.as_service_error(),
-                    Some(PutItemError::ConditionalCheckFailedException(_))
-                ) =>
-            {
-                Ok(())
-            }
-            Err(err) => Err(vault_error(&err)),
+        match conditional(result, CreateError::RecordExists) {
+            // A failed condition: never written, already voided, or
+            // another's. Nothing of this writer's PAN copy is left to remove.
+            Ok(()) | Err(CreateError::RecordExists | CreateError::IndexExists) => Ok(()),
+            Err(CreateError::Vault(e)) => Err(e),
         }
     }
 
