@@ -92,25 +92,27 @@ fn mask_fragments(text: &str, sent: &[&str]) -> String {
         let run: String = chars[start..end].iter().collect();
         for pan in sent {
             let n = pan.len();
-            for from in 0..n {
-                for to in (from + FRAGMENT_DIGITS..=n).rev() {
-                    let piece = &pan[from..to];
-                    let mut search = 0;
-                    while let Some(at) = run[search..].find(piece) {
-                        let at = search + at;
-                        for (k, m) in masked[start + at..start + at + piece.len()]
-                            .iter_mut()
-                            .enumerate()
-                        {
-                            let place = from + k;
-                            // BIN and last 4 may show, at their own places only.
-                            let lead = tessera_core::shown_leading_digits(n);
-                            if !(place < lead || place >= n.saturating_sub(4)) {
-                                *m = true;
-                            }
+            let lead = tessera_core::shown_leading_digits(n);
+            // A longer fragment is the union of its windows of this length,
+            // each matching where it stands in the longer one.
+            for from in 0..=n.saturating_sub(FRAGMENT_DIGITS) {
+                let Some(piece) = pan.get(from..from + FRAGMENT_DIGITS) else {
+                    continue;
+                };
+                let mut search = 0;
+                while let Some(at) = run[search..].find(piece) {
+                    let at = search + at;
+                    for (k, m) in masked[start + at..start + at + piece.len()]
+                        .iter_mut()
+                        .enumerate()
+                    {
+                        let place = from + k;
+                        // BIN and last 4 may show, at their own places only.
+                        if !(place < lead || place >= n.saturating_sub(4)) {
+                            *m = true;
                         }
-                        search = at + 1;
                     }
+                    search = at + 1;
                 }
             }
         }
