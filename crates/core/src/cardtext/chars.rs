@@ -228,4 +228,19 @@ mod tests {
             );
         }
     }
+
+    #[test]
+    fn invisible_characters_are_ignorable_whether_listed_or_classed() {
+        // The Hangul filler is a letter (Lo) to Unicode: only the list names
+        // it. The Cyrillic titlo, Thai vowel, keycap and Devanagari visarga
+        // are marks no list names: only their class makes them ignorable.
+        for c in [
+            '\u{3164}', '\u{200B}', '\u{301}', '\u{483}', '\u{E31}', '\u{20E3}', '\u{903}',
+        ] {
+            assert!(is_ignorable(c), "U+{:X} ignorable", u32::from(c));
+        }
+        for c in ['a', '1', ' ', '-', '^', '\u{E9}', '\u{660}', '\u{3131}'] {
+            assert!(!is_ignorable(c), "U+{:X} visible", u32::from(c));
+        }
+    }
 }
