@@ -388,4 +388,241 @@ mod tests {
         assert!(AllowList::parse("arn:aws:iam::111122223333:role/a,*").is_err());
         assert_eq!(AllowList::parse("").expect("empty").canonical(), "");
     }
+
+    const ROLE: &str = "arn:aws:iam::111122223333:role/tok";
+
+    #[test]
+    fn every_part_of_an_arn_is_checked() {
+        let refused = [
+            "arm:aws:iam::111122223333:role/tok",
+            "arn:azure:iam::111122223333:role/tok",
+            "arn:aws:iam::11112222333x:role/tok",
+            "arn:aws:iam::1111222233334:role/tok",
+            "arn:aws:iam::111122223333:group/tok",
+            "arn:aws:iam::111122223333:role/",
+            "arn:aws:iam::111122223333:role/a*b",
+            "arn:aws:sts::111122223333:assumed-role/tok",
+            "arn:aws:sts::111122223333:role/tok/sess",
+        ];
+        for arn in refused {
+            assert_eq!(Principal::parse(arn), None, "{arn}");
+        }
+        let longest = "n".repeat(64);
+        let role = |name: &str| format!("arn:aws:iam::111122223333:role/{name}");
+        assert!(Principal::parse(&role(&longest)).is_some());
+        assert!(Principal::parse(&role(&format!("{longest}n"))).is_none());
+        assert!(Principal::parse(&role("a+=,.@_-9")).is_some());
+        // A user and a role of the same name are different principals.
+        assert_ne!(
+            Principal::parse("arn:aws:iam::111122223333:user/tok"),
+            Principal::parse(ROLE)
+        );
+    }
+
+    #[test]
+    fn a_bad_allow_list_entry_is_named_unless_it_holds_a_card_number() {
+        let named = AllowList::parse(&format!("{ROLE},role/x")).expect_err("bad");
+        assert!(named.contains("`role/x`"), "{named}");
+        let hidden = AllowList::parse(&format!("{ROLE}, 4111 1111 1111 1111")).expect_err("bad");
+        assert_eq!(hidden, "entry 2 is not an IAM role or user ARN");
+        let list = AllowList::parse(&format!(
+            "arn:aws:iam::111122223333:role/b,{ROLE},arn:aws:sts::111122223333:assumed-role/b/s"
+        ))
+        .expect("ok");
+        assert_eq!(
+            list.canonical(),
+            format!("arn:aws:iam::111122223333:role/b\n{ROLE}\n")
+        );
+    }
+
+    #[test]
+    fn the_config_digest_covers_names_and_values() {
+        // sha256 of "a=1\nb=2\n"
+        assert_eq!(
+            config_digest(&[("a", "1".into()), ("b", "2".into())]),
+            "4a73850fde34aad40ff8649b93a66523a5fe744357a3931caea0f10609d0d930"
+        );
+    }
+
+    #[test]
+    fn a_refused_callers_name_is_kept_only_when_it_is_safe() {
+        assert_eq!(
+            audit_caller("arn:aws:sts::111122223333:assumed-role/tok/4111111111111111"),
+            ROLE
+        );
+        assert_eq!(
+            audit_caller("arn:aws:sts::111122223333:assumed-role/r4111111111111111/s"),
+            "[caller ARN withheld: its name holds a card number]"
+        );
+        assert_eq!(
+            audit_caller("4111111111111111"),
+            "[caller is not an IAM role or user ARN]"
+        );
+    }
+
+    #[test]
+    fn an_origin_needs_an_api_id_and_a_stage() {
+        assert!(ApiOrigin::parse("", "prod").is_err());
+        assert!(ApiOrigin::parse("api", " , ").is_err());
+        let origin = ApiOrigin::parse(" api1, api2 ", "prod").expect("ok");
+        assert_eq!(origin.canonical(), "api1,api2|prod");
+    }
+
+    #[test]
+    fn sources_and_decisions_read_as_the_audit_trail_records_them() {
+        assert_eq!(Source::Iam.to_string(), "iam");
+        assert_eq!(Source::DevSetting.to_string(), "dev-setting");
+        let principal = Principal::parse(ROLE).expect("role");
+        let allow = |source| Decision::Allow {
+            principal: principal.clone(),
+            source,
+        };
+        assert_eq!(allow(Source::Iam).reason(), "principal on allow-list");
+        assert_eq!(
+            allow(Source::DevSetting).reason(),
+            "dev principal on allow-list"
+        );
+        assert_eq!(
+            Decision::Unauthenticated.reason(),
+            "no IAM principal in request context"
+        );
+    }
+
+    /// An event of `version` ("1.0", "2.0") from API `api`, stage `prod`,
+    /// account 111122223333, with `arn` as the SigV4 caller if given, invoking
+    /// a function of `function_account`.
+    fn request(version: &str, arn: Option<&str>, function_account: &str) -> Request {
+        let mut event = if version == "1.0" {
+            serde_json::json!({
+                "resource": "/v1/tokens", "path": "/v1/tokens", "httpMethod": "POST",
+                "headers": {}, "body": null, "isBase64Encoded": false,
+                "requestContext": {
+                    "accountId": "111122223333", "apiId": "api", "stage": "prod",
+                    "resourcePath": "/v1/tokens", "httpMethod": "POST", "path": "/prod/v1/tokens",
+                    "requestId": "r", "identity": {"userArn": arn, "sourceIp": "127.0.0.1"}
+                }
+            })
+        } else {
+            serde_json::json!({
+                "version": "2.0", "routeKey": "$default", "rawPath": "/v1/tokens",
+                "rawQueryString": "", "headers": {}, "isBase64Encoded": false,
+                "requestContext": {
+                    "accountId": "111122223333", "apiId": "api", "stage": "prod",
+                    "domainName": "example.com", "requestId": "r", "routeKey": "$default",
+                    "time": "23/Nov/2026:12:00:00 +0000", "timeEpoch": 0,
+                    "http": {"method": "POST", "path": "/v1/tokens", "protocol": "HTTP/1.1",
+                             "sourceIp": "127.0.0.1", "userAgent": "t"},
+                    "authorizer": {"iam": {"userArn": arn}}
+                }
+            })
+        };
+        if version == "2.0-no-authorizer" {
+            event["requestContext"]
+                .as_object_mut()
+                .expect("context")
+                .remove("authorizer");
+        }
+        let request = crate::event::decode(event).expect("decodes").request;
+        let mut context = lambda_http::Context::default();
+        context.invoked_function_arn =
+            format!("arn:aws:lambda:eu-west-1:{function_account}:function:tokenize");
+        request.with_lambda_context(context)
+    }
+
+    #[test]
+    fn the_caller_is_read_from_either_payload_format() {
+        for version in ["1.0", "2.0"] {
+            assert_eq!(
+                caller_arn(&request(version, Some(ROLE), "111122223333")).as_deref(),
+                Some(ROLE),
+                "{version}"
+            );
+            assert_eq!(
+                caller_arn(&request(version, Some(""), "111122223333")),
+                None
+            );
+            assert_eq!(caller_arn(&request(version, None, "111122223333")), None);
+        }
+    }
+
+    #[test]
+    fn an_origin_is_its_api_its_stage_and_the_functions_own_account() {
+        let origin = ApiOrigin::parse("api", "prod").expect("origin");
+        for version in ["1.0", "2.0"] {
+            assert!(origin.accepts(&request(version, Some(ROLE), "111122223333"), true));
+            let foreign = request(version, Some(ROLE), "999922223333");
+            assert!(!origin.accepts(&foreign, true), "{version}");
+            assert!(origin.accepts(&foreign, false), "{version}");
+            for other in [
+                ApiOrigin::parse("other", "prod").expect("origin"),
+                ApiOrigin::parse("api", "dev").expect("origin"),
+            ] {
+                let same = request(version, Some(ROLE), "111122223333");
+                assert!(!other.accepts(&same, true), "{version} {other:?}");
+                assert!(!other.accepts(&same, false), "{version} {other:?}");
+            }
+        }
+        // No function ARN (no Lambda context) proves no account.
+        let no_context = crate::event::decode(serde_json::json!({
+            "version": "2.0", "routeKey": "$default", "rawPath": "/v1/tokens",
+            "rawQueryString": "", "headers": {}, "isBase64Encoded": false,
+            "requestContext": {"accountId": "111122223333", "apiId": "api", "stage": "prod",
+                "http": {"method": "POST", "path": "/v1/tokens", "protocol": "HTTP/1.1",
+                         "sourceIp": "127.0.0.1", "userAgent": "t"}}
+        }))
+        .expect("decodes")
+        .request;
+        assert!(!origin.accepts(&no_context, true));
+    }
+
+    #[test]
+    fn authorization_decides_from_the_verified_caller_alone() {
+        let list = AllowList::parse(ROLE).expect("list");
+        let other = AllowList::parse("arn:aws:iam::111122223333:role/other").expect("list");
+        let dev = Some("arn:aws:iam::111122223333:role/other");
+        let session = "arn:aws:sts::111122223333:assumed-role/tok/s";
+        for version in ["1.0", "2.0"] {
+            let listed = request(version, Some(session), "111122223333");
+            assert!(matches!(
+                authorize(&listed, &[&other, &list], dev),
+                Decision::Allow {
+                    source: Source::Iam,
+                    ..
+                }
+            ));
+            assert_eq!(
+                authorize(&listed, &[&other], None).reason(),
+                "principal not on this function's allow-lists"
+            );
+            let malformed = request(version, Some("role/tok"), "111122223333");
+            assert_eq!(
+                authorize(&malformed, &[&list], None).reason(),
+                "caller is not an IAM role or user"
+            );
+            // A gateway request without a principal is not the dev caller.
+            let anonymous = request(version, None, "111122223333");
+            assert_eq!(
+                authorize(&anonymous, &[&other], dev),
+                Decision::Unauthenticated
+            );
+        }
+        let local = request("2.0-no-authorizer", None, "111122223333");
+        assert!(has_no_authorizer_context(&local));
+        assert!(!has_no_authorizer_context(&request(
+            "2.0",
+            None,
+            "111122223333"
+        )));
+        assert!(matches!(
+            authorize(&local, &[&other], dev),
+            Decision::Allow {
+                source: Source::DevSetting,
+                ..
+            }
+        ));
+        assert_eq!(
+            authorize(&local, &[&other], None),
+            Decision::Unauthenticated
+        );
+    }
 }

@@ -171,4 +171,52 @@ mod tests {
         assert_eq!(e.kind, Kind::UnknownField);
         assert!(e.detail.contains("`colour`"));
     }
+
+    #[test]
+    fn only_a_short_plain_field_name_is_quoted() {
+        let forty = "a".repeat(40);
+        assert_eq!(safe_name(&forty), format!("`{forty}`"));
+        assert_eq!(safe_name(&format!("{forty}a")), "a field");
+        assert_eq!(safe_name("card_holder-name"), "`card_holder-name`");
+        for hostile in ["4111", "a b", "name!", "é"] {
+            assert_eq!(safe_name(hostile), "a field", "{hostile}");
+        }
+        let e =
+            check_object(&serde_json::json!({"pan": 1, "x-y": 2}), &["pan"]).expect_err("unknown");
+        assert_eq!(e.detail, "`x-y` is not accepted here; accepted: pan");
+        let e = check_object(&serde_json::json!(["pan"]), &["pan"]).expect_err("not an object");
+        assert_eq!(e.kind, Kind::InvalidBody);
+    }
+
+    #[test]
+    fn the_content_type_must_be_json_whatever_its_parameters() {
+        let with = |content_type: Option<&str>| {
+            let mut request = http::Request::builder();
+            if let Some(value) = content_type {
+                request = request.header(header::CONTENT_TYPE, value);
+            }
+            let request: Request = request
+                .body(lambda_http::Body::Text(r#"{"pan":"1"}"#.into()))
+                .expect("request");
+            json::<Probe>(&request).map(|_| ()).map_err(|p| p.kind)
+        };
+        assert_eq!(with(Some("application/json")), Ok(()));
+        assert_eq!(with(Some(" Application/JSON ; charset=utf-8")), Ok(()));
+        for refused in [None, Some("text/plain"), Some("application/json-seq")] {
+            assert_eq!(
+                with(refused),
+                Err(Kind::UnsupportedMediaType),
+                "{refused:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_body_parses_only_when_every_check_passes() {
+        assert!(parse::<Probe>(br#"{"pan":"4111111111111111","metadata":{"a":[1]}}"#).is_ok());
+        let kind = |body: &str| parse::<Probe>(body.as_bytes()).expect_err("refused").kind;
+        assert_eq!(kind("{"), Kind::InvalidJson);
+        assert_eq!(kind(r#"{"metadata":{}}"#), Kind::InvalidBody);
+        assert_eq!(kind(r#"{"pan":1,"other":2}"#), Kind::UnknownField);
+    }
 }

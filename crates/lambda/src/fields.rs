@@ -132,4 +132,56 @@ mod tests {
             .is_ok()
         );
     }
+
+    #[test]
+    fn a_reason_may_be_exactly_the_longest_allowed() {
+        let longest = "r".repeat(MAX_REASON_CHARS);
+        assert_eq!(
+            parse_reason(Some(&longest)).as_deref(),
+            Ok(longest.as_str())
+        );
+        assert_eq!(
+            parse_reason(Some(&format!("{longest}r")))
+                .expect_err("long")
+                .kind,
+            Kind::InvalidReason
+        );
+        assert_eq!(
+            parse_reason(Some("  chargeback  ")).as_deref(),
+            Ok("chargeback")
+        );
+    }
+
+    #[test]
+    fn card_numbers_tokens_and_formats_parse_with_their_own_problems() {
+        let secret = |s: &str| SecretString(Zeroizing::new(s.to_owned()));
+        let pan = parse_pan(&secret("4111 1111 1111 1111")).expect("valid");
+        assert_eq!(pan.last4(), "1111");
+        assert_eq!(
+            parse_pan(&secret("4111111111111112"))
+                .expect_err("luhn")
+                .kind,
+            Kind::LuhnCheckFailed
+        );
+        assert_eq!(
+            parse_pan(&secret("41111")).expect_err("short").kind,
+            Kind::InvalidPan
+        );
+        assert_eq!(format!("{:?}", secret("4111111111111111")), "[REDACTED]");
+        let sent: SecretString = serde_json::from_str(r#""4111111111111111""#).expect("json");
+        assert_eq!(sent.expose(), "4111111111111111");
+
+        assert_eq!(parse_format(None), Ok(TokenFormat::Opaque));
+        assert_eq!(parse_format(Some("fpe")), Ok(TokenFormat::Fpe));
+        assert_eq!(
+            parse_format(Some("FPE")).expect_err("unknown").kind,
+            Kind::InvalidBody
+        );
+        let card = parse_token("4111111111111111").expect_err("a card");
+        assert!(card.detail.contains("card number"), "{}", card.detail);
+        assert_eq!(
+            parse_token("tok_").expect_err("malformed").kind,
+            Kind::InvalidToken
+        );
+    }
 }

@@ -194,3 +194,113 @@ impl From<tessera_core::Error> for Problem {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tessera_core::{Error, ExpiryError, IntegrityError, KeyError, VaultError};
+
+    fn header(response: &Response<Body>, name: header::HeaderName) -> Option<&str> {
+        response.headers().get(name).and_then(|v| v.to_str().ok())
+    }
+
+    #[test]
+    fn a_response_carries_the_kinds_status_type_and_title() {
+        let response = Problem::new(Kind::TokenNotFound, "gone").to_response("corr-1");
+        assert_eq!(response.status(), StatusCode::NOT_FOUND);
+        assert_eq!(
+            header(&response, header::CONTENT_TYPE),
+            Some("application/problem+json")
+        );
+        assert_eq!(header(&response, header::ALLOW), None);
+        assert_eq!(header(&response, header::RETRY_AFTER), None);
+        let Body::Text(text) = response.body() else {
+            panic!("a text body")
+        };
+        let body: serde_json::Value = serde_json::from_str(text).expect("json");
+        assert_eq!(
+            body,
+            serde_json::json!({
+                "type": "urn:tessera:problem:token-not-found",
+                "title": "No live token by that name",
+                "status": 404,
+                "detail": "gone",
+                "correlation_id": "corr-1",
+            })
+        );
+    }
+
+    #[test]
+    fn a_batch_items_problem_has_no_correlation_id_of_its_own() {
+        let body =
+            serde_json::to_value(Problem::new(Kind::InvalidPan, "x").body(None)).expect("json");
+        assert!(body.get("correlation_id").is_none(), "{body}");
+        assert_eq!(body["status"], 400);
+    }
+
+    #[test]
+    fn method_not_allowed_lists_the_allowed_methods() {
+        let response =
+            Problem::method_not_allowed(vec![Method::GET, Method::DELETE]).to_response("c");
+        assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(header(&response, header::ALLOW), Some("GET, DELETE"));
+    }
+
+    #[test]
+    fn only_an_outage_asks_for_a_retry() {
+        for kind in Kind::ALL {
+            let response = Problem::new(*kind, "d").to_response("c");
+            assert_eq!(response.status(), kind.status(), "{kind:?}");
+            assert_eq!(
+                header(&response, header::RETRY_AFTER).is_some(),
+                *kind == Kind::Unavailable,
+                "{kind:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn core_errors_map_to_their_problem_kinds() {
+        const S: &str = "table tessera-vault in 111122223333";
+        let cases = [
+            (Error::NotFound, Kind::TokenNotFound),
+            (Error::Expiry(ExpiryError::Malformed), Kind::InvalidExpiry),
+            (Error::BatchTooLarge, Kind::BatchTooLarge),
+            (Error::DedupConflict, Kind::DedupConflict),
+            (Error::FpeTooShort, Kind::FpeTooShort),
+            (Error::TokenMismatch, Kind::InvalidToken),
+            (Error::Contention, Kind::Unavailable),
+            (
+                Error::Vault(VaultError::Unavailable(S.into())),
+                Kind::Unavailable,
+            ),
+            (
+                Error::Keys(KeyError::Unavailable(S.into())),
+                Kind::Unavailable,
+            ),
+            (
+                Error::Keys(KeyError::KeyUnusable(S.into())),
+                Kind::Unavailable,
+            ),
+            (
+                Error::Keys(KeyError::AccessDenied(S.into())),
+                Kind::Internal,
+            ),
+            (Error::Keys(KeyError::InvalidCiphertext), Kind::Internal),
+            (
+                Error::Vault(VaultError::AccessDenied(S.into())),
+                Kind::Internal,
+            ),
+            (Error::Vault(VaultError::Corrupt(S.into())), Kind::Internal),
+            (Error::Integrity(IntegrityError), Kind::Internal),
+            (Error::Conflict, Kind::Internal),
+        ];
+        for (error, kind) in cases {
+            let what = format!("{error:?}");
+            let problem = Problem::from(error);
+            assert_eq!(problem.kind, kind, "{what}");
+            // Store and key messages never reach the caller.
+            assert!(!problem.detail.contains(S), "{what}: {}", problem.detail);
+        }
+    }
+}

@@ -88,3 +88,105 @@ pub fn route<R: Clone>(table: &[RouteSpec<R>], method: &Method, raw_path: &str) 
         Routed::MethodNotAllowed(allowed)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    enum R {
+        List,
+        Batch,
+        Item(String),
+        Remove(String),
+    }
+
+    /// A table where an exact path and a `{token}` path overlap under the
+    /// same method, and one path has two methods.
+    const TABLE: &[RouteSpec<R>] = &[
+        RouteSpec {
+            method: Method::GET,
+            path: PathSpec::Token("/v1/items/", R::Item),
+        },
+        RouteSpec {
+            method: Method::GET,
+            path: PathSpec::Exact("/v1/items/batch", R::Batch),
+        },
+        RouteSpec {
+            method: Method::POST,
+            path: PathSpec::Exact("/v1/items", R::List),
+        },
+        RouteSpec {
+            method: Method::DELETE,
+            path: PathSpec::Token("/v1/items/", R::Remove),
+        },
+    ];
+
+    #[test]
+    fn stage_prefixes_and_trailing_slashes_are_dropped() {
+        assert_eq!(api_path("/v1/items"), "/v1/items");
+        assert_eq!(api_path("/prod/v1/items/"), "/v1/items");
+        assert_eq!(api_path("/lambda-url/tokenize/v1/items/x"), "/v1/items/x");
+        assert_eq!(api_path("/items/"), "/items");
+        assert_eq!(api_path("/"), "");
+    }
+
+    #[test]
+    fn an_exact_path_wins_over_a_token_segment_of_the_same_method() {
+        let get = |path| route(TABLE, &Method::GET, path);
+        assert_eq!(get("/v1/items/batch"), Routed::Found(R::Batch));
+        assert_eq!(
+            get("/v1/items/tok_1"),
+            Routed::Found(R::Item("tok_1".into()))
+        );
+        assert_eq!(
+            get("/prod/v1/items/tok_1/"),
+            Routed::Found(R::Item("tok_1".into()))
+        );
+        assert_eq!(
+            route(TABLE, &Method::DELETE, "/v1/items/tok_1"),
+            Routed::Found(R::Remove("tok_1".into()))
+        );
+    }
+
+    #[test]
+    fn a_token_segment_is_one_non_empty_segment() {
+        assert_eq!(
+            route(TABLE, &Method::GET, "/v1/items/a/b"),
+            Routed::NotFound
+        );
+        assert_eq!(route(TABLE, &Method::GET, "/v1/itemsx"), Routed::NotFound);
+        assert_eq!(route(TABLE, &Method::GET, "/v1/other"), Routed::NotFound);
+    }
+
+    #[test]
+    fn a_known_path_with_another_method_lists_each_allowed_method_once() {
+        assert_eq!(
+            route(TABLE, &Method::PUT, "/v1/items/tok_1"),
+            Routed::MethodNotAllowed(vec![Method::GET, Method::DELETE])
+        );
+        // Two GET routes match this path; GET is named once.
+        assert_eq!(
+            route(TABLE, &Method::PATCH, "/v1/items/batch"),
+            Routed::MethodNotAllowed(vec![Method::GET, Method::DELETE])
+        );
+        assert_eq!(
+            route(TABLE, &Method::GET, "/v1/items"),
+            Routed::MethodNotAllowed(vec![Method::POST])
+        );
+    }
+
+    #[test]
+    fn templates_name_the_token_segment() {
+        let templates: Vec<String> = TABLE.iter().map(RouteSpec::template).collect();
+        assert_eq!(
+            templates,
+            [
+                "/v1/items/{token}",
+                "/v1/items/batch",
+                "/v1/items",
+                "/v1/items/{token}"
+            ]
+        );
+    }
+}
