@@ -258,25 +258,22 @@ fn exemptions_are_narrow() {
 
 #[test]
 fn a_date_needs_every_part_of_a_date_and_an_address_every_part_of_one() {
-    // Each part of the date and address rules matters: a group that only
-    // looks like a year, month or day, or the wrong separator, is no date
-    // or address, and a card-like chain of such groups is refused. Three
-    // groups where the last is far too long for a day or year, and ordered
-    // so each clause of the rule alone would wrongly make a date of it.
+    // Each part of the date and address rules matters. Each chain below is
+    // card-like (12 to 19 digits, starting 2 to 6) and would be exempt if its
+    // first date or address were one, so only the rule's own clauses refuse
+    // it: a group that only looks like a year, month, day or octet.
     for text in [
-        "2026-11-4111111111111", // year, month, then no day
-        "2026-13-41111111111",   // year, no month
-        "26-11-4111111111111",   // day, month, then no year
-        "11-26-4111111111111",   // month, day, then no year
-        "3026-11-26-411111111",  // no year in range
-        "202-11-26411111111",    // a 3-digit "year"
-        "2026-111-2641111111",   // a 3-digit "month"
-        "2026-11-264-11111111",  // a 3-digit "day"
-        "41-11-2026-1111111",    // no month 41, then a year
-        "2026/11-26-41111111",   // two separators
-        "255-255-255-255",       // an address needs dots
-        "256.1.1.1-41111111",    // no octet over 255
-        "2550.1.1.1-4111111",    // no octet of four digits
+        "3026-11-26/2026-11-30",      // no year in range
+        "2026-13-26/2026-11-30",      // no month 13
+        "2026-011-26/2026-11-30",     // a 3-digit "month"
+        "2026-11-32/2026-11-30",      // no day 32
+        "2026-11-030/2026-11-30",     // a 3-digit "day"
+        "26-11-3026/26-11-2026",      // day and month, then no year
+        "32-11-2026/26-11-2026",      // no day 32 before a month
+        "11-32-2026/26-11-2026",      // a month, then no day 32
+        "2026/11-26/2026-11-30",      // two separators in one date
+        "300.100.100.100 - 10.0.0.1", // no octet over 255
+        "255-255-255-255 10.0.0.1",   // an address needs dots
     ] {
         assert!(contains_card_number(text), "{text}");
     }
