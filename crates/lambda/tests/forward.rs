@@ -4,211 +4,82 @@
 //! case, TLS verification, redirects, timeout, size limit, scrubbing of the
 //! processor's answer, and the audit event's content.
 
+mod support;
+
 use std::collections::HashMap;
-use std::future::Future;
-use std::io;
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use serde_json::{Value, json};
-use tessera_core::memory::{ManualClock, MemoryKeyRing, MemoryVault};
+use support::forward::{Harness, Setup, TableResolver, Trust};
+use support::{MASTERCARD, VISA, role};
 use tessera_core::*;
-use tessera_lambda::auth::{AllowList, ApiOrigin};
-use tessera_lambda::envelope::Access;
-use tessera_lambda::forward::destinations::Destinations;
-use tessera_lambda::forward::egress::{AddressPolicy, Egress, Resolve, Roots};
-use tessera_lambda::{App, Forward};
+use tessera_lambda::forward::egress::{AddressPolicy, Egress, Roots};
 use tessera_testkit::find_card_numbers;
-use tessera_testkit::stub::StubProcessor;
 
-const ACCOUNT: &str = "111122223333";
 const FORWARDER: &str = "payments-forwarder";
-const FUNCTION_ARN: &str = "arn:aws:lambda:us-east-1:111122223333:function:tessera";
-const VISA: &str = "4111111111111111";
-const MASTERCARD: &str = "5555555555554444";
-const NOW_MS: i64 = 1_790_000_000_000;
 
-fn role(name: &str) -> String {
-    format!("arn:aws:iam::{ACCOUNT}:role/{name}")
-}
-
-/// Resolves names from a table, counting lookups; `rebind` names answer
-/// their first address once, then their second (DNS rebinding).
-struct TableResolver {
-    table: HashMap<String, Vec<SocketAddr>>,
-    rebind: HashMap<String, (SocketAddr, SocketAddr)>,
-    calls: AtomicUsize,
-}
-
-impl Resolve for TableResolver {
-    fn resolve<'a>(
-        &'a self,
-        host: &'a str,
-        _port: u16,
-    ) -> Pin<Box<dyn Future<Output = io::Result<Vec<SocketAddr>>> + Send + 'a>> {
-        let n = self.calls.fetch_add(1, Ordering::SeqCst);
-        let answer = match self.rebind.get(host) {
-            Some((first, later)) => Ok(vec![if n == 0 { *first } else { *later }]),
-            None => self
-                .table
-                .get(host)
-                .cloned()
-                .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no such host")),
-        };
-        Box::pin(async move { answer })
-    }
-}
-
-struct Harness {
-    app: App<Forward>,
-    stub: StubProcessor,
-    tokenizer: Tokenizer,
-    vault: Arc<MemoryVault>,
-    clock: Arc<ManualClock>,
-    resolver: Arc<TableResolver>,
-    audit: Arc<Mutex<Vec<u8>>>,
-    _log: tracing::subscriber::DefaultGuard,
-}
-
-#[derive(Clone)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl io::Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.lock().expect("log").extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-#[derive(Clone, Copy)]
-enum Trust {
-    StubCa,
-    OtherCa,
-}
-
+/// Eight destinations on the stub's port, seven granted to the forwarder:
+/// the stub itself, one whose certificate does not match, and hosts that
+/// resolve to metadata, private, mapped or rebinding addresses.
 async fn harness_with(policy: AddressPolicy, trust: Trust) -> Harness {
-    let audit = Arc::new(Mutex::new(Vec::new()));
-    let writer = Capture(audit.clone());
-    let subscriber = tracing_subscriber::fmt()
-        .json()
-        .with_writer(move || writer.clone())
-        .finish();
-    let log = tracing::subscriber::set_default(subscriber);
-
-    let stub = StubProcessor::start(
-        "127.0.0.1:0".parse().expect("addr"),
-        &[
+    support::forward::harness(Setup {
+        stub_hosts: &[
             "processor.example",
             "mixed.example",
             "rebind.example",
             "metadata.example",
         ],
-    )
+        resolver: |stub| {
+            let at = |ip: &str| SocketAddr::new(ip.parse().expect("ip"), stub.port());
+            TableResolver {
+                table: HashMap::from([
+                    ("processor.example".to_owned(), vec![stub]),
+                    ("wrong.example".to_owned(), vec![stub]),
+                    ("metadata.example".to_owned(), vec![at("169.254.169.254")]),
+                    ("v6metadata.example".to_owned(), vec![at("fd00:ec2::254")]),
+                    ("mixed.example".to_owned(), vec![stub, at("10.0.0.7")]),
+                    ("mapped.example".to_owned(), vec![at("::ffff:127.0.0.1")]),
+                ]),
+                rebind: HashMap::from([(
+                    "rebind.example".to_owned(),
+                    (stub, at("169.254.169.254")),
+                )]),
+                calls: AtomicUsize::new(0),
+            }
+        },
+        destinations: |port| {
+            let all = r#"["/v1/charges","/v1/slow","/v1/big","/v1/binary","/v1/redirect"]"#;
+            let fields = r#"["/a","/b","/card","/backup","/again","/card/number"]"#;
+            let dest = |name: &str, host: &str| {
+                format!(
+                    r#"{{"name":"{name}","host":"{host}","port":{port},"path_prefixes":{all},"methods":["POST","GET"],"card_fields":{fields},"query":true}}"#
+                )
+            };
+            format!(
+                "[{}]",
+                [
+                    dest("stub", "processor.example"),
+                    dest("wrong", "wrong.example"),
+                    dest("metadata", "metadata.example"),
+                    dest("v6metadata", "v6metadata.example"),
+                    dest("mixed", "mixed.example"),
+                    dest("mapped", "mapped.example"),
+                    dest("rebind", "rebind.example"),
+                    dest("other", "other.example"),
+                ]
+                .join(",")
+            )
+        },
+        grants: format!(
+            "{}=stub,wrong,metadata,v6metadata,mixed,mapped,rebind",
+            role(FORWARDER)
+        ),
+        forwarders: &[FORWARDER, "other-forwarder"],
+        policy,
+        trust,
+    })
     .await
-    .expect("stub");
-    let port = stub.addr.port();
-    let at = |ip: &str| SocketAddr::new(ip.parse().expect("ip"), port);
-    let resolver = Arc::new(TableResolver {
-        table: HashMap::from([
-            ("processor.example".to_owned(), vec![stub.addr]),
-            ("wrong.example".to_owned(), vec![stub.addr]),
-            ("metadata.example".to_owned(), vec![at("169.254.169.254")]),
-            ("v6metadata.example".to_owned(), vec![at("fd00:ec2::254")]),
-            ("mixed.example".to_owned(), vec![stub.addr, at("10.0.0.7")]),
-            ("mapped.example".to_owned(), vec![at("::ffff:127.0.0.1")]),
-        ]),
-        rebind: HashMap::from([(
-            "rebind.example".to_owned(),
-            (stub.addr, at("169.254.169.254")),
-        )]),
-        calls: AtomicUsize::new(0),
-    });
-    let roots = match trust {
-        Trust::StubCa => Roots::TestCa(stub.ca_pem.clone()),
-        Trust::OtherCa => {
-            let other = StubProcessor::start("127.0.0.1:0".parse().expect("addr"), &["x.example"])
-                .await
-                .expect("other stub");
-            Roots::TestCa(other.ca_pem.clone())
-        }
-    };
-    let egress = Egress::new(resolver.clone(), policy, roots)
-        .expect("egress")
-        .with_timeouts(Duration::from_secs(1), Duration::from_secs(2));
-    let all = r#"["/v1/charges","/v1/slow","/v1/big","/v1/binary","/v1/redirect"]"#;
-    let fields = r#"["/a","/b","/card","/backup","/again","/card/number"]"#;
-    let dest = |name: &str, host: &str| {
-        format!(
-            r#"{{"name":"{name}","host":"{host}","port":{port},"path_prefixes":{all},"methods":["POST","GET"],"card_fields":{fields},"query":true}}"#
-        )
-    };
-    let destinations = format!(
-        "[{}]",
-        [
-            dest("stub", "processor.example"),
-            dest("wrong", "wrong.example"),
-            dest("metadata", "metadata.example"),
-            dest("v6metadata", "v6metadata.example"),
-            dest("mixed", "mixed.example"),
-            dest("mapped", "mapped.example"),
-            dest("rebind", "rebind.example"),
-            dest("other", "other.example"),
-        ]
-        .join(",")
-    );
-    let grants = format!(
-        "{}=stub,wrong,metadata,v6metadata,mixed,mapped,rebind",
-        role(FORWARDER)
-    );
-    let destinations = Destinations::parse(&destinations, &grants).expect("destinations");
-
-    let vault = Arc::new(MemoryVault::new());
-    let keyring = Arc::new(MemoryKeyRing::new("forward"));
-    let clock = Arc::new(ManualClock::at_millis(NOW_MS));
-    let ports = Ports {
-        clock: clock.clone(),
-        rng: Arc::new(ThreadRandom),
-        vault_id: "forward".into(),
-    };
-    let key = FingerprintKey::new(&[7; 32], "v1").expect("key");
-    let tokenizer = Tokenizer::new(
-        ports.clone(),
-        vault.clone(),
-        keyring.clone(),
-        Fingerprinter::new(&key),
-        CacheLimits::default(),
-    );
-    let detokenizer = Detokenizer::new(ports, vault.clone(), keyring, CacheLimits::default());
-    let access = Access {
-        origin: ApiOrigin::parse("api", "$default").expect("origin"),
-        lists: vec![(
-            "TESSERA_FORWARD_ROLES",
-            AllowList::parse(&format!("{},{}", role(FORWARDER), role("other-forwarder")))
-                .expect("allow-list"),
-        )],
-        dev_principal: None,
-    };
-    let app = App::new(
-        Forward::new(detokenizer, destinations, egress),
-        access,
-        Arc::new(|_| {}),
-    );
-    Harness {
-        app,
-        stub,
-        tokenizer,
-        vault,
-        clock,
-        resolver,
-        audit,
-        _log: log,
-    }
 }
 
 async fn harness() -> Harness {
@@ -216,61 +87,6 @@ async fn harness() -> Harness {
 }
 
 impl Harness {
-    async fn token(&self, pan: &str, expiry: Expiry) -> String {
-        let mut request = TokenizeRequest::new(Pan::parse(pan).expect("pan"));
-        request.expiry = expiry;
-        request.dedupe = false;
-        let out = self.tokenizer.tokenize(&request).await.expect("tokenize");
-        out.token.as_str().to_owned()
-    }
-
-    fn url(&self, host: &str, path: &str) -> String {
-        format!("https://{host}:{}{path}", self.stub.addr.port())
-    }
-
-    /// Calls forward as `caller`; returns status, body and the raw response text.
-    async fn call(&self, caller: &str, body: Value) -> (u64, Value, String) {
-        let event = json!({
-            "version": "2.0",
-            "routeKey": "$default",
-            "rawPath": "/v1/forward",
-            "rawQueryString": "",
-            "headers": {
-                "content-type": "application/json",
-                "authorization": "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/caller-signature",
-                "x-amz-security-token": "caller-session-token"
-            },
-            "requestContext": {
-                "accountId": ACCOUNT,
-                "apiId": "api",
-                "authorizer": { "iam": { "userArn": format!("arn:aws:sts::{ACCOUNT}:assumed-role/{caller}/session") } },
-                "domainName": "example.com",
-                "http": { "method": "POST", "path": "/v1/forward", "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "t" },
-                "requestId": "r",
-                "routeKey": "$default",
-                "stage": "$default",
-                "time": "23/Nov/2026:12:00:00 +0000",
-                "timeEpoch": 0
-            },
-            "body": body.to_string(),
-            "isBase64Encoded": false
-        });
-        let mut context = lambda_http::Context::default();
-        context.invoked_function_arn = FUNCTION_ARN.into();
-        let response = self
-            .app
-            .handle_event(event, context)
-            .await
-            .expect("an HTTP event");
-        let text = response.to_string();
-        let status = response["statusCode"].as_u64().expect("status");
-        let body = response["body"]
-            .as_str()
-            .map(|b| serde_json::from_str(b).expect("JSON body"))
-            .unwrap_or(Value::Null);
-        (status, body, text)
-    }
-
     async fn forward(&self, url: String, body: &str) -> (u64, Value, String) {
         self.call(
             FORWARDER,
@@ -283,19 +99,6 @@ impl Harness {
             }),
         )
         .await
-    }
-
-    fn audit_lines(&self) -> Vec<Value> {
-        let bytes = self.audit.lock().expect("log").clone();
-        String::from_utf8_lossy(&bytes)
-            .lines()
-            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-            .filter(|v| v["target"] == "audit")
-            .collect()
-    }
-
-    fn log_text(&self) -> String {
-        String::from_utf8_lossy(&self.audit.lock().expect("log")).into_owned()
     }
 }
 
@@ -742,7 +545,7 @@ async fn forward_overhead_over_a_direct_call() {
             d.push(direct_us);
             f.push(forward_us);
         }
-        h.audit.lock().expect("log").clear();
+        h.audit.clear();
     }
     let (d50, f50) = (p(&mut d, 0.5), p(&mut f, 0.5));
     println!(

@@ -3,206 +3,42 @@
 //! fails until the product is fixed. In process: memory vault, memory key
 //! ring, the testkit's stub processor on 127.0.0.1 with a test CA.
 
-use std::collections::HashMap;
-use std::future::Future;
-use std::io;
-use std::net::SocketAddr;
-use std::pin::Pin;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::Arc;
 
 use http::HeaderMap;
 use serde_json::{Value, json};
-use tessera_core::memory::{ManualClock, MemoryKeyRing, MemoryVault};
+use support::forward::{Harness, Setup, TableResolver, Trust};
+use support::{ACCOUNT, Capture, FUNCTION_ARN, VISA, role};
+use tessera_core::memory::{MemoryKeyRing, MemoryVault};
 use tessera_core::*;
+use tessera_lambda::App;
 use tessera_lambda::auth::{AllowList, ApiOrigin};
 use tessera_lambda::envelope::Access;
-use tessera_lambda::forward::destinations::Destinations;
-use tessera_lambda::forward::egress::{AddressPolicy, Egress, Resolve, Roots};
+use tessera_lambda::forward::egress::AddressPolicy;
 use tessera_lambda::forward::scrub;
-use tessera_lambda::{App, Forward};
-use tessera_testkit::stub::StubProcessor;
 
 mod support;
 
-const ACCOUNT: &str = "111122223333";
 const FORWARDER: &str = "payments-forwarder";
-const FUNCTION_ARN: &str = "arn:aws:lambda:us-east-1:111122223333:function:tessera";
-const VISA: &str = "4111111111111111";
-const NOW_MS: i64 = 1_790_000_000_000;
-
-fn role(name: &str) -> String {
-    format!("arn:aws:iam::{ACCOUNT}:role/{name}")
-}
-
-struct TableResolver(HashMap<String, Vec<SocketAddr>>);
-
-impl Resolve for TableResolver {
-    fn resolve<'a>(
-        &'a self,
-        host: &'a str,
-        _port: u16,
-    ) -> Pin<Box<dyn Future<Output = io::Result<Vec<SocketAddr>>> + Send + 'a>> {
-        let answer = self
-            .0
-            .get(host)
-            .cloned()
-            .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no such host"));
-        Box::pin(async move { answer })
-    }
-}
-
-struct Harness {
-    app: App<Forward>,
-    stub: StubProcessor,
-    tokenizer: Tokenizer,
-    logs: Arc<Mutex<Vec<u8>>>,
-    _clock: Arc<ManualClock>,
-    _log: tracing::subscriber::DefaultGuard,
-}
-
-#[derive(Clone)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl io::Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.lock().expect("log").extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
 
 /// One destination, `processor.example`, granted to the forwarder for
 /// `POST` only and only under `/v1/charges`: the policy a deployment would
 /// write to let a payment service charge cards and do nothing else.
 async fn harness() -> Harness {
-    let audit = Arc::new(Mutex::new(Vec::new()));
-    let writer = Capture(audit.clone());
-    let subscriber = tracing_subscriber::fmt()
-        .json()
-        .with_writer(move || writer.clone())
-        .finish();
-    let log = tracing::subscriber::set_default(subscriber);
-
-    let stub = StubProcessor::start("127.0.0.1:0".parse().expect("addr"), &["processor.example"])
-        .await
-        .expect("stub");
-    let port = stub.addr.port();
-    let resolver = Arc::new(TableResolver(HashMap::from([(
-        "processor.example".to_owned(),
-        vec![stub.addr],
-    )])));
-    let egress = Egress::new(
-        resolver,
-        AddressPolicy::with_loopback_for_tests(),
-        Roots::TestCa(stub.ca_pem.clone()),
-    )
-    .expect("egress")
-    .with_timeouts(Duration::from_secs(1), Duration::from_secs(2));
-    let destinations = format!(
-        r#"[{{"name":"charges","host":"processor.example","port":{port},"path_prefixes":["/v1/charges"],"methods":["POST"]}}]"#
-    );
-    let grants = format!("{}=charges", role(FORWARDER));
-    let destinations = Destinations::parse(&destinations, &grants).expect("destinations");
-
-    let vault = Arc::new(MemoryVault::new());
-    let keyring = Arc::new(MemoryKeyRing::new("forward"));
-    let clock = Arc::new(ManualClock::at_millis(NOW_MS));
-    let ports = Ports {
-        clock: clock.clone(),
-        rng: Arc::new(ThreadRandom),
-        vault_id: "forward".into(),
-    };
-    let key = FingerprintKey::new(&[7; 32], "v1").expect("key");
-    let tokenizer = Tokenizer::new(
-        ports.clone(),
-        vault.clone(),
-        keyring.clone(),
-        Fingerprinter::new(&key),
-        CacheLimits::default(),
-    );
-    let detokenizer = Detokenizer::new(ports, vault, keyring, CacheLimits::default());
-    let access = Access {
-        origin: ApiOrigin::parse("api", "$default").expect("origin"),
-        lists: vec![(
-            "TESSERA_FORWARD_ROLES",
-            AllowList::parse(&role(FORWARDER)).expect("allow-list"),
-        )],
-        dev_principal: None,
-    };
-    let app = App::new(
-        Forward::new(detokenizer, destinations, egress),
-        access,
-        Arc::new(|_| {}),
-    );
-    Harness {
-        app,
-        stub,
-        tokenizer,
-        logs: audit,
-        _clock: clock,
-        _log: log,
-    }
-}
-
-impl Harness {
-    fn audit_lines(&self) -> Vec<Value> {
-        String::from_utf8_lossy(&self.logs.lock().expect("log"))
-            .lines()
-            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-            .filter(|v| v["target"] == "audit")
-            .collect()
-    }
-
-    async fn token(&self, pan: &str) -> String {
-        let mut request = TokenizeRequest::new(Pan::parse(pan).expect("pan"));
-        request.dedupe = false;
-        let out = self.tokenizer.tokenize(&request).await.expect("tokenize");
-        out.token.as_str().to_owned()
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("https://processor.example:{}{path}", self.stub.addr.port())
-    }
-
-    async fn call(&self, body: Value) -> (u64, Value) {
-        let event = json!({
-            "version": "2.0",
-            "routeKey": "$default",
-            "rawPath": "/v1/forward",
-            "rawQueryString": "",
-            "headers": { "content-type": "application/json" },
-            "requestContext": {
-                "accountId": ACCOUNT,
-                "apiId": "api",
-                "authorizer": { "iam": { "userArn": format!("arn:aws:sts::{ACCOUNT}:assumed-role/{FORWARDER}/session") } },
-                "domainName": "example.com",
-                "http": { "method": "POST", "path": "/v1/forward", "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "t" },
-                "requestId": "r",
-                "routeKey": "$default",
-                "stage": "$default",
-                "time": "23/Nov/2026:12:00:00 +0000",
-                "timeEpoch": 0
-            },
-            "body": body.to_string(),
-            "isBase64Encoded": false
-        });
-        let mut context = lambda_http::Context::default();
-        context.invoked_function_arn = FUNCTION_ARN.into();
-        let response = self
-            .app
-            .handle_event(event, context)
-            .await
-            .expect("an HTTP event");
-        let status = response["statusCode"].as_u64().expect("status");
-        let body = response["body"]
-            .as_str()
-            .map(|b| serde_json::from_str(b).expect("JSON body"))
-            .unwrap_or(Value::Null);
-        (status, body)
-    }
+    support::forward::harness(Setup {
+        stub_hosts: &["processor.example"],
+        resolver: |stub| TableResolver::all_at(&["processor.example"], stub),
+        destinations: |port| {
+            format!(
+                r#"[{{"name":"charges","host":"processor.example","port":{port},"path_prefixes":["/v1/charges"],"methods":["POST"]}}]"#
+            )
+        },
+        grants: format!("{}=charges", role(FORWARDER)),
+        forwarders: &[FORWARDER],
+        policy: AddressPolicy::with_loopback_for_tests(),
+        trust: Trust::StubCa,
+    })
+    .await
 }
 
 // ---------------------------------------------------------------------------
@@ -217,7 +53,7 @@ impl Harness {
 #[tokio::test]
 async fn attack_forward_path_prefix_escape_by_dot_dot_path_parameter_or_double_encoding() {
     let h = harness().await;
-    let visa = h.token(VISA).await;
+    let visa = h.token(VISA, Expiry::Never).await;
     let mut escaped = Vec::new();
     for path in [
         "/v1/charges/..;/..;/admin/export",
@@ -226,14 +62,17 @@ async fn attack_forward_path_prefix_escape_by_dot_dot_path_parameter_or_double_e
         "/v1/charges/%c0%ae%c0%ae/admin/export",
     ] {
         let before = h.stub.received().len();
-        let (status, answer) = h
-            .call(json!({
-                "url": h.url(path),
-                "method": "POST",
-                "headers": {"content-type": "application/json"},
-                "body": format!(r#"{{"card":"{{{{{visa}}}}}"}}"#),
-                "reason": "charge order 42",
-            }))
+        let (status, answer, _) = h
+            .call(
+                FORWARDER,
+                json!({
+                    "url": h.url("processor.example", path),
+                    "method": "POST",
+                    "headers": {"content-type": "application/json"},
+                    "body": format!(r#"{{"card":"{{{{{visa}}}}}"}}"#),
+                    "reason": "charge order 42",
+                }),
+            )
             .await;
         let reached = h.stub.received().len() > before;
         if status != 400 || reached {
@@ -264,7 +103,7 @@ async fn attack_forward_path_prefix_escape_by_dot_dot_path_parameter_or_double_e
 #[tokio::test]
 async fn attack_forward_method_and_path_override_headers_reach_the_processor() {
     let h = harness().await;
-    let visa = h.token(VISA).await;
+    let visa = h.token(VISA, Expiry::Never).await;
     let mut sent = Vec::new();
     for (name, value) in [
         ("x-http-method-override", "DELETE"),
@@ -275,14 +114,17 @@ async fn attack_forward_method_and_path_override_headers_reach_the_processor() {
         ("x-original-method", "DELETE"),
     ] {
         let before = h.stub.received().len();
-        let (status, _) = h
-            .call(json!({
-                "url": h.url("/v1/charges"),
-                "method": "POST",
-                "headers": {"content-type": "application/json", name: value},
-                "body": format!(r#"{{"card":"{{{{{visa}}}}}"}}"#),
-                "reason": "charge order 42",
-            }))
+        let (status, _, _) = h
+            .call(
+                FORWARDER,
+                json!({
+                    "url": h.url("processor.example", "/v1/charges"),
+                    "method": "POST",
+                    "headers": {"content-type": "application/json", name: value},
+                    "body": format!(r#"{{"card":"{{{{{visa}}}}}"}}"#),
+                    "reason": "charge order 42",
+                }),
+            )
             .await;
         let received = h.stub.received();
         let went_out = received.len() > before
@@ -424,8 +266,8 @@ fn attack_scrub_returns_partial_pan_fragments_longer_than_the_bin() {
 #[tokio::test]
 async fn attack_raw_query_string_makes_an_attempt_vanish_from_the_audit_trail() {
     use tessera_lambda::Detokenize;
-    let logs = Arc::new(Mutex::new(Vec::new()));
-    let writer = Capture(logs.clone());
+    let logs = Capture::default();
+    let writer = logs.clone();
     let subscriber = tracing_subscriber::fmt()
         .json()
         .with_writer(move || writer.clone())
@@ -457,9 +299,7 @@ async fn attack_raw_query_string_makes_an_attempt_vanish_from_the_audit_trail() 
     );
     let mut vanished = Vec::new();
     for query in ["q=\u{e9}", "q=\"x\"", "q=<x>", "q={x}", "q=a|b", "q=a^b"] {
-        let before = String::from_utf8_lossy(&logs.lock().expect("log"))
-            .matches("\"target\":\"audit\"")
-            .count();
+        let before = logs.text().matches("\"target\":\"audit\"").count();
         let event = json!({
             "version": "2.0",
             "routeKey": "$default",
@@ -484,9 +324,7 @@ async fn attack_raw_query_string_makes_an_attempt_vanish_from_the_audit_trail() 
         let mut context = lambda_http::Context::default();
         context.invoked_function_arn = FUNCTION_ARN.into();
         let served = app.handle_event(event, context).await;
-        let after = String::from_utf8_lossy(&logs.lock().expect("log"))
-            .matches("\"target\":\"audit\"")
-            .count();
+        let after = logs.text().matches("\"target\":\"audit\"").count();
         if served.is_err() || after == before {
             vanished.push(format!(
                 "{query:?}: served {}, audited {}",
@@ -517,10 +355,10 @@ async fn attack_raw_query_string_makes_an_attempt_vanish_from_the_audit_trail() 
 #[tokio::test]
 async fn attack_forward_parks_the_pan_in_a_free_text_field_of_the_callers_own_processor_account() {
     let h = harness().await;
-    let visa = h.token(VISA).await;
-    let (status, _) = h
-        .call(json!({
-            "url": h.url("/v1/charges"),
+    let visa = h.token(VISA, Expiry::Never).await;
+    let (status, _, _) = h
+        .call(FORWARDER, json!({
+            "url": h.url("processor.example", "/v1/charges"),
             "method": "POST",
             "headers": {
                 "content-type": "application/json",
@@ -556,7 +394,7 @@ async fn attack_forward_parks_the_pan_in_a_free_text_field_of_the_callers_own_pr
 #[tokio::test]
 async fn attack_refused_forward_destination_is_missing_from_the_audit_event() {
     let h = harness().await;
-    let visa = h.token(VISA).await;
+    let visa = h.token(VISA, Expiry::Never).await;
     let mut unnamed = Vec::new();
     for (url, host) in [
         (
@@ -572,13 +410,16 @@ async fn attack_refused_forward_destination_is_missing_from_the_audit_event() {
             "169.254.169.254",
         ),
     ] {
-        let (status, _) = h
-            .call(json!({
-                "url": url,
-                "method": "POST",
-                "body": format!(r#"{{"card":"{{{{{visa}}}}}"}}"#),
-                "reason": "charge order 42",
-            }))
+        let (status, _, _) = h
+            .call(
+                FORWARDER,
+                json!({
+                    "url": url,
+                    "method": "POST",
+                    "body": format!(r#"{{"card":"{{{{{visa}}}}}"}}"#),
+                    "reason": "charge order 42",
+                }),
+            )
             .await;
         let audit = h.audit_lines().pop().expect("an audit event");
         let f = &audit["fields"];

@@ -17,6 +17,8 @@ use tessera_lambda::telemetry::{LogFormat, dispatch};
 use tessera_lambda::{Admin, App, Detokenize, Function, Tokenize};
 use tracing_subscriber::fmt::MakeWriter;
 
+pub mod forward;
+
 pub const ACCOUNT: &str = "111122223333";
 pub const TOKENIZER: &str = "payments-tokenizer";
 pub const DETOKENIZER: &str = "settlement-detokenizer";
@@ -232,6 +234,11 @@ impl<'a> MakeWriter<'a> for Capture {
 }
 
 impl Capture {
+    /// Forgets what was written so far.
+    pub fn clear(&self) {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).clear();
+    }
+
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.0.lock().unwrap_or_else(|p| p.into_inner())).into_owned()
     }
