@@ -97,3 +97,30 @@ impl Brand {
         .unwrap_or(Brand::Unknown)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_brand_has_its_own_name_and_reads_back_from_it() {
+        let names = [
+            (Brand::Visa, "visa"),
+            (Brand::Mastercard, "mastercard"),
+            (Brand::Amex, "amex"),
+            (Brand::Discover, "discover"),
+            (Brand::Jcb, "jcb"),
+            (Brand::Diners, "diners"),
+            (Brand::UnionPay, "unionpay"),
+            (Brand::Maestro, "maestro"),
+            (Brand::Unknown, "unknown"),
+        ];
+        for (brand, name) in names {
+            assert_eq!(brand.as_str(), name);
+            assert_eq!(Brand::from_name(name), brand, "{name}");
+        }
+        for other in ["", "Visa", "visa ", "xyzzy"] {
+            assert_eq!(Brand::from_name(other), Brand::Unknown, "{other:?}");
+        }
+    }
+}

@@ -141,4 +141,24 @@ mod tests {
         );
         assert_eq!(Expiry::ttl(60).expect("ok").resolve(100), Ok(Some(160)));
     }
+
+    #[test]
+    fn a_card_expiring_mid_year_ends_with_the_first_of_the_next_month() {
+        // 2027-07-01T00:00:00Z
+        assert_eq!(
+            Expiry::card("06/27").expect("valid").resolve(NOV_2026),
+            Ok(Some(1_814_400_000))
+        );
+    }
+
+    #[test]
+    fn a_card_expiry_exactly_the_longest_ttl_away_is_accepted() {
+        let end = 1_830_297_600; // 12/27 ends 2028-01-01T00:00:00Z
+        let card = Expiry::card("12/27").expect("valid");
+        let max = MAX_TTL_SECONDS as i64;
+        assert_eq!(card.resolve(end - max), Ok(Some(end)));
+        assert_eq!(card.resolve(end - max - 1), Err(ExpiryError::TooFar));
+        assert_eq!(card.resolve(end - 1), Ok(Some(end)));
+        assert_eq!(card.resolve(end), Err(ExpiryError::CardExpired));
+    }
 }

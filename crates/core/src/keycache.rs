@@ -326,4 +326,35 @@ mod tests {
         );
         assert_eq!(held(&cache), 1);
     }
+
+    #[test]
+    fn a_sweep_long_after_the_oldest_entry_drops_it() {
+        let (ring, cache) = cache();
+        let (a, b) = (wrapped(&ring), wrapped(&ring));
+        block_on(cache.key(&a, 0)).expect("a");
+        // Far past `a`'s age, a miss on `b` sweeps `a` out.
+        block_on(cache.key(&b, 3 * AGE)).expect("b");
+        assert_eq!(held(&cache), 1);
+    }
+
+    #[test]
+    fn no_unwrap_gate_outlives_its_unwrap() {
+        let (ring, cache) = cache();
+        let a = wrapped(&ring);
+        block_on(cache.key(&a, 0)).expect("a");
+        block_on(cache.key(&a, AGE)).expect("a expired");
+        assert!(cache.unwrapping.lock().expect("lock").is_empty());
+    }
+
+    #[test]
+    fn a_data_key_by_default_serves_five_minutes_then_is_replaced() {
+        let ring = Arc::new(MemoryKeyRing::new("test"));
+        let cache = EncryptionKeyCache::new(ring, CacheLimits::default());
+        let first = block_on(cache.key(0)).expect("first");
+        let later = block_on(cache.key(5 * 60 * 1000 - 1)).expect("same");
+        assert!(Arc::ptr_eq(&first, &later));
+        assert_eq!(cache.stats().generate_calls, 1);
+        block_on(cache.key(5 * 60 * 1000)).expect("renewed");
+        assert_eq!(cache.stats().generate_calls, 2);
+    }
 }

@@ -112,4 +112,15 @@ mod tests {
         let many = (0..11).map(|i| (format!("k{i}"), "v".to_owned())).collect();
         assert_eq!(Metadata::new(many), Err(MetadataError::TooManyKeys));
     }
+
+    #[test]
+    fn the_pairs_read_back_as_given() {
+        let pairs = BTreeMap::from([
+            ("order".to_owned(), "A-123".to_owned()),
+            ("region".to_owned(), "eu".to_owned()),
+        ]);
+        let metadata = Metadata::new(pairs.clone()).expect("ok");
+        assert_eq!(metadata.as_map(), &pairs);
+        assert!(!metadata.is_empty());
+    }
 }

@@ -250,3 +250,19 @@ impl Clock for SystemClock {
         i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_system_clock_reads_the_time_of_day() {
+        // 2026-01-01T00:00:00Z and 2100-01-01T00:00:00Z, in milliseconds.
+        let now = SystemClock.now_millis();
+        assert!(
+            (1_767_225_600_000..4_102_444_800_000).contains(&now),
+            "{now}"
+        );
+        assert_eq!(SystemClock.now_secs(), now.div_euclid(1000));
+    }
+}

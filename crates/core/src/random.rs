@@ -33,3 +33,19 @@ impl Random for ThreadRandom {
         rand::thread_rng().fill_bytes(dest);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_sources_fill_every_byte() {
+        for source in [&OsRandom as &dyn Random, &ThreadRandom] {
+            let (mut a, mut b) = ([0u8; 32], [0u8; 32]);
+            source.fill(&mut a);
+            source.fill(&mut b);
+            assert_ne!(a, [0; 32]);
+            assert_ne!(a, b);
+        }
+    }
+}

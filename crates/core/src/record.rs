@@ -166,3 +166,54 @@ impl fmt::Debug for VaultRecord {
             .finish()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fingerprint_round_trips_through_hex_and_never_prints() {
+        let fp = Fingerprint::from_bytes([0xAB; 32]);
+        assert_eq!(Fingerprint::from_hex(&fp.to_hex()), Some(fp.clone()));
+        assert_eq!(Fingerprint::from_hex("ab"), None);
+        assert_eq!(Fingerprint::from_hex(&"zz".repeat(32)), None);
+        assert_eq!(format!("{fp:?}"), "Fingerprint([REDACTED])");
+        let key = IndexKey {
+            format: TokenFormat::Fpe,
+            fingerprint: fp,
+        };
+        let pk = key.storage_key();
+        assert_eq!(pk, format!("f#fpe#{}", "ab".repeat(32)));
+        assert_eq!(IndexKey::from_storage_key(&pk), Some(key));
+        for bad in ["t#fpe#ab", "f#fpe", "f#xml#ab", "f#fpe#xyz"] {
+            assert_eq!(IndexKey::from_storage_key(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_records_debug_names_its_parts_but_not_its_ciphertext() {
+        let record = VaultRecord {
+            token: Token::new_opaque(&crate::random::ThreadRandom),
+            version: RECORD_VERSION,
+            ciphertext: vec![0x41; 5],
+            wrapped_key: WrappedKey::new(vec![0x42; 3]),
+            facts: TokenFacts {
+                format: TokenFormat::Opaque,
+                bin: "411111".into(),
+                last4: "1111".into(),
+                brand: Brand::Visa,
+                pan_length: 16,
+                created_at: 0,
+                expires_at: None,
+            },
+            metadata: Metadata::default(),
+            fingerprint: None,
+            scope: None,
+        };
+        let debug = format!("{record:?}");
+        assert!(debug.starts_with("VaultRecord {"), "{debug}");
+        assert!(debug.contains("ciphertext: 5 bytes"), "{debug}");
+        assert!(debug.contains("WrappedKey(3 bytes)"), "{debug}");
+        assert!(!debug.contains("65, 65"), "{debug}");
+    }
+}

@@ -98,3 +98,23 @@ impl fmt::Debug for FingerprintKey {
         write!(f, "FingerprintKey([REDACTED], version {:?})", self.version)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_print_redacted() {
+        let data = DataKey::from_slice(&[7; KEY_BYTES]).expect("key");
+        assert_eq!(format!("{data:?}"), "[REDACTED]");
+        assert_eq!(
+            format!("{:?}", WrappedKey::new(vec![7; 4])),
+            "WrappedKey(4 bytes)"
+        );
+        let fk = FingerprintKey::new(&[7; KEY_BYTES], "v2").expect("key");
+        assert_eq!(
+            format!("{fk:?}"),
+            r#"FingerprintKey([REDACTED], version "v2")"#
+        );
+    }
+}

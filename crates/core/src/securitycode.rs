@@ -148,10 +148,11 @@ pub fn names_a_security_code(text: &str) -> bool {
     })
 }
 
-/// The words, with each run of one-character words joined (`c_v_v` -> `cvv`).
+/// The words, with each one-character word joined to the words beside it
+/// (`c_v_v`, `cv_v`, `c-vv` -> `cvv`): a name split at any letter still reads.
 fn spelled_letters(words: &[String]) -> impl Iterator<Item = String> + '_ {
     words
-        .chunk_by(|a, b| a.chars().count() == 1 && b.chars().count() == 1)
+        .chunk_by(|a, b| a.chars().count() == 1 || b.chars().count() == 1)
         .map(|chunk| chunk.concat())
 }
 
@@ -283,6 +284,10 @@ mod tests {
             "c\u{200B}v\u{AD}v",
             "payment.card.cvv",
             "x-cvv",
+            "cv_v",
+            "c-vv",
+            "cv.c",
+            "card_c_vc",
         ] {
             assert!(is_security_code_name(name), "not refused: {name}");
         }
@@ -376,6 +381,61 @@ mod red_team {
             assert!(names_a_security_code(value), "{value:?}");
         }
         for value in ["order 123", "cvv checked", "call 555 1234", "room 1234"] {
+            assert!(!names_a_security_code(value), "{value:?}");
+        }
+    }
+
+    #[test]
+    fn every_look_alike_reads_as_its_ascii_letter() {
+        let pairs = [
+            ('\u{FF21}', 'A'),
+            ('\u{FF01}', '!'),
+            ('\u{24B6}', 'A'),
+            ('\u{24CF}', 'Z'),
+            ('\u{24D0}', 'a'),
+            ('\u{24E9}', 'z'),
+            ('\u{1D400}', 'A'), // bold
+            ('\u{1D419}', 'Z'),
+            ('\u{1D41A}', 'a'),
+            ('\u{1D433}', 'z'),
+            ('\u{1D434}', 'A'), // italic: the next style starts again at A
+            ('\u{1D6A3}', 'z'),
+            ('а', 'a'),
+            ('с', 'c'),
+            ('ϲ', 'c'),
+            ('С', 'C'),
+            ('Ϲ', 'C'),
+            ('е', 'e'),
+            ('і', 'i'),
+            ('о', 'o'),
+            ('ο', 'o'),
+            ('р', 'p'),
+            ('ρ', 'p'),
+            ('ѕ', 's'),
+            ('ν', 'v'),
+            ('ѵ', 'v'),
+            ('Ѵ', 'V'),
+            ('х', 'x'),
+            ('у', 'y'),
+            ('ԁ', 'd'),
+            ('ո', 'n'),
+            ('b', 'b'),
+            ('ж', 'ж'),
+        ];
+        for (c, ascii) in pairs {
+            assert_eq!(fold_look_alike(c), ascii, "U+{:X}", u32::from(c));
+        }
+    }
+
+    #[test]
+    fn a_three_word_name_with_a_version_digit_gives_its_code_away() {
+        // Only all three words name it, so the code comes after the "2".
+        assert!(names_a_security_code("card identification number 2: 1234"));
+        for value in [
+            "card identification number 7 123",
+            "card identification number 2 checked",
+            "card identification number 2",
+        ] {
             assert!(!names_a_security_code(value), "{value:?}");
         }
     }
