@@ -250,4 +250,26 @@ mod tests {
         let t = Token::parse("4111114567891112").expect("fpe token");
         assert_eq!(format!("{t:?}"), "Token(…1112)");
     }
+
+    /// Fills with fixed bytes, for draws that must hit a given case.
+    struct Fixed(&'static [u8]);
+
+    impl Random for Fixed {
+        fn fill(&self, dest: &mut [u8]) {
+            dest.copy_from_slice(&self.0[..dest.len()]);
+        }
+    }
+
+    #[test]
+    fn a_luhn_valid_draw_has_its_last_random_digit_moved_by_one() {
+        // 400005 000012 5556 passes Luhn: its last random digit becomes 3.
+        let pan = Pan::parse("4000056655665556").expect("pan");
+        let token = Token::new_fpe(&pan, &Fixed(&[0, 0, 0, 0, 1, 2]));
+        assert_eq!(token.as_str(), "4000050000135556");
+        // A draw that fails Luhn already is kept as drawn.
+        let token = Token::new_fpe(&pan, &Fixed(&[0, 0, 0, 0, 1, 3]));
+        assert_eq!(token.as_str(), "4000050000135556");
+        let token = Token::new_fpe(&pan, &Fixed(&[10, 20, 0, 0, 1, 4]));
+        assert_eq!(token.as_str(), "4000050000145556");
+    }
 }

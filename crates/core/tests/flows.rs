@@ -175,6 +175,11 @@ fn dedup_costs() {
 }
 
 #[test]
+fn the_tokenizer_names_the_fingerprint_key_version_it_indexes_under() {
+    assert_eq!(fixture().tokenizer.key_version(), "v1");
+}
+
+#[test]
 fn formats_dedupe_separately() {
     let f = fixture();
     let rt = rt();
