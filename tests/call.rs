@@ -550,6 +550,24 @@ fn assert_no_pan(run: &Run, pan_digits: &str) {
 }
 
 /// A problem on stderr with this type, a title and a detail; nothing on stdout.
+/// `tessera call detokenize TOKEN --reason REASON` as `caller`.
+async fn detokenize(endpoint: &str, token: &str, reason: &str, caller: &Caller) -> Run {
+    tessera(
+        &[
+            "call",
+            "--endpoint",
+            endpoint,
+            "detokenize",
+            token,
+            "--reason",
+            reason,
+        ],
+        "",
+        caller,
+    )
+    .await
+}
+
 fn assert_problem(run: &Run, status: u16, kind: &str) {
     assert!(!run.ok(), "expected a failure: {run:?}");
     assert_eq!(run.stdout, "", "{run:?}");
@@ -670,38 +688,12 @@ async fn tokenize_describe_lookup_detokenize_delete_round_trip_through_the_funct
     printed.push(found);
 
     // A tokenize caller may not detokenize: the function's 403 problem.
-    let refused = tessera(
-        &[
-            "call",
-            "--endpoint",
-            &endpoint,
-            "detokenize",
-            &token,
-            "--reason",
-            "e2e",
-        ],
-        "",
-        &TOKENIZER,
-    )
-    .await;
+    let refused = detokenize(&endpoint, &token, "e2e", &TOKENIZER).await;
     assert_problem(&refused, 403, "forbidden");
     printed.push(refused);
 
     // Detokenize: the PAN alone on stdout, nothing on stderr.
-    let opened = tessera(
-        &[
-            "call",
-            "--endpoint",
-            &endpoint,
-            "detokenize",
-            &token,
-            "--reason",
-            "chargeback 7731",
-        ],
-        "",
-        &DETOKENIZER,
-    )
-    .await;
+    let opened = detokenize(&endpoint, &token, "chargeback 7731", &DETOKENIZER).await;
     assert!(opened.ok(), "{opened:?}");
     assert_eq!(opened.stdout, format!("{pan}\n"));
     assert_eq!(opened.stderr, "");
@@ -717,20 +709,7 @@ async fn tokenize_describe_lookup_detokenize_delete_round_trip_through_the_funct
     assert_eq!(deleted.stdout, "");
     assert_eq!(deleted.stderr, format!("deleted {token}\n"));
     printed.push(deleted);
-    let gone = tessera(
-        &[
-            "call",
-            "--endpoint",
-            &endpoint,
-            "detokenize",
-            &token,
-            "--reason",
-            "after erasure",
-        ],
-        "",
-        &DETOKENIZER,
-    )
-    .await;
+    let gone = detokenize(&endpoint, &token, "after erasure", &DETOKENIZER).await;
     assert_problem(&gone, 404, "token-not-found");
     printed.push(gone);
 
@@ -843,20 +822,7 @@ async fn per_function_urls_and_a_pan_from_a_file() {
         Some(token.as_str()),
         "{found:?}"
     );
-    let opened = tessera(
-        &[
-            "call",
-            "--endpoint",
-            &endpoint,
-            "detokenize",
-            &token,
-            "--reason",
-            "e2e",
-        ],
-        "",
-        &DETOKENIZER,
-    )
-    .await;
+    let opened = detokenize(&endpoint, &token, "e2e", &DETOKENIZER).await;
     assert_eq!(
         (opened.stdout.as_str(), opened.stderr.as_str()),
         (format!("{pan}\n").as_str(), "")
