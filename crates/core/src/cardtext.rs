@@ -16,8 +16,9 @@
 //!    a *separator* (any Unicode space, any dash, any underscore-like
 //!    connector, the dot and slash characters with their full-width and
 //!    typographic forms, and every other character that is not a letter,
-//!    a digit, `:`, `,` or `+`: bullets, ellipses, `|`, `*`, `#`, Braille
-//!    blanks...), or *other*. CJK numerals (`〇一二...九`, `零`) are digits.
+//!    a digit or `+`: bullets, ellipses, `|`, `*`, `#`, Braille
+//!    blanks...), a *weak separator* (`:` and `,`, with their full-width
+//!    and ideographic forms), or *other*. CJK numerals (`〇一二...九`, `零`) are digits.
 //!    Invisible characters are dropped as if absent. A *group* is a maximal run of digits; a *chain* is a maximal
 //!    sequence of groups with one or more separators (of any kind, mixed)
 //!    between each two. Any other character ends a chain.
@@ -29,10 +30,16 @@
 //!    or after it in the same chain) with 12 to 19 digits in all that passes
 //!    the Luhn check, or that starts with 2 to 6 as payment cards do, is
 //!    refused: a card number with its check digit dropped or changed still
-//!    gives the card away.
+//!    gives the card away. A window with a weak separator between two of
+//!    its groups (`4111:1111:1111:1111`, `4111,1111,1111,1111`) is refused
+//!    only if it passes the Luhn check, does not start with 0, has at least
+//!    3 digits in each group but its first and last, and has no group in a
+//!    date or address: times (`10:15:30`), lists (`1,2,3`) and grouped
+//!    thousands (`1,234,567`) use these.
 //! 4. **Exemptions**, for shapes nobody writes a card number in:
-//!    - a chain made only of dates and IPv4 addresses, one after another
-//!      (read from the left), is not checked. A *date* is three groups of
+//!    - a chain (or the part of a chain between weak separators) made only
+//!      of dates and IPv4 addresses, one after another (read from the
+//!      left), is not checked. A *date* is three groups of
 //!      4-2-2 or 2-2-4 digits (a 2 may be 1) with the same single `-`, `/`
 //!      or `.` between them, a year from 1900 to 2099, a month 1 to 12 and
 //!      a day 1 to 31 (either order for 2-2-4); an *IPv4 address* is four
@@ -47,17 +54,18 @@
 //!
 //! So `4111 1111 1111 1111`, `4111-1111-1111-1111`, `4 1 1 1 ...`,
 //! `3782-822463-10005`, `4111 - 1111 - 1111 - 1111`, `card:4111.1111.1111.1111!`,
+//! `4111:1111:1111:1111`, `4111,1111,1111,1111`,
 //! `ref 12 4111 1111 1111 1111 exp 12/28`, `４１１１...` and `٤١١١...` are all
 //! refused, while `2026-11-26T10:15:30Z`, `26/11/2026 10:15`,
 //! `2026-11-01/2026-11-30`, `+44 20 7946 0958`, `(555) 123-4567` and
 //! `ORD-2024-000123` pass.
 //!
 //! What it does not try to catch: a PAN deliberately disguised, with letters
-//! or other non-separator characters between its digits (`4a1b1c1...`,
-//! `4111:1111:...`, `4111,1111,...`), its digits spelt as words or encoded,
+//! between its digits (`4a1b1c1...`), or with colons or commas and groups of
+//! one or two digits (`4:1:1:1...`, `41,11,11...`) or its check digit
+//! changed, its digits spelt as words or encoded,
 //! or a PAN of 12 to 15 digits dressed as a phone number (`+378 282 246 310
-//! 005`) or as dates or addresses only. Colon and comma are not separators,
-//! because times (`10:15:30`) and lists of numbers use them. What it may
+//! 005`) or as dates or addresses only. What it may
 //! refuse: other numbers of 12 to 19 digits written in groups, such as a
 //! phone number with `00` instead of `+`, or a date followed by a time
 //! written with dots (`26.11.2026 10.15`): each run of whole groups with
@@ -65,12 +73,15 @@
 //! reword (`+` for `00`, `:` in times).
 
 mod chars;
+mod shapes;
 
 use std::borrow::Cow;
 
-pub(crate) use chars::{digit_value, is_ignorable};
+pub use chars::digit_value;
+pub(crate) use chars::is_ignorable;
 
-use chars::{ends_chain, is_separator};
+use chars::{ends_chain, is_separator, is_weak_separator};
+use shapes::only_dates_and_addresses;
 
 use crate::pan::{MAX_PAN_DIGITS, MIN_PAN_DIGITS, luhn_valid};
 
@@ -193,8 +204,11 @@ fn scan(text: &str, mut found: impl FnMut(&[usize]) -> bool) -> bool {
         let stop = if let Some(d) = digit_value(c) {
             reader.digit(d, at);
             false
+        } else if is_weak_separator(c) {
+            reader.separator(c, true);
+            false
         } else if c != '+' && (is_separator(c) || !ends_chain(c)) {
-            reader.separator(c);
+            reader.separator(c, false);
             false
         } else {
             // `+` ends a chain (time zones: `...30.123456789+01:00`) and marks
@@ -219,6 +233,8 @@ struct Group {
     /// The separator before it when there was exactly one; `None` for the
     /// first group of a chain or after two or more separators.
     single_before: Option<char>,
+    /// A weak separator (`:` or `,`) was among those before it.
+    weak_before: bool,
 }
 
 /// Splits text into chains of digit groups as it is read, checking each.
@@ -234,6 +250,8 @@ struct Reader {
     /// Separators read since the last group.
     gap: usize,
     gap_char: Option<char>,
+    /// A weak separator was among them.
+    gap_weak: bool,
     /// The current chain's first group came right after a `+`.
     after_plus: bool,
     /// The last character read (not invisible) was a `+`.
@@ -255,10 +273,12 @@ impl Reader {
                 start: self.digits.len(),
                 len: 0,
                 single_before,
+                weak_before: self.gap_weak && !self.groups.is_empty(),
             });
             self.in_group = true;
             self.gap = 0;
             self.gap_char = None;
+            self.gap_weak = false;
         }
         self.plus_pending = false;
         self.digits.push(d);
@@ -268,11 +288,13 @@ impl Reader {
         }
     }
 
-    fn separator(&mut self, c: char) {
+    /// Reads a separator; `weak` for `:` and `,` (see [`chain_card_numbers`]).
+    fn separator(&mut self, c: char, weak: bool) {
         self.in_group = false;
         self.plus_pending = false;
         self.gap += 1;
         self.gap_char = Some(c);
+        self.gap_weak |= weak;
     }
 
     /// Ends the current chain at a character that is no digit or separator,
@@ -294,6 +316,7 @@ impl Reader {
         self.in_group = false;
         self.gap = 0;
         self.gap_char = None;
+        self.gap_weak = false;
         self.after_plus = false;
         self.plus_pending = plus;
         stop
@@ -303,6 +326,14 @@ impl Reader {
 /// Reports each card number in a chain as a range of its digit indices:
 /// every group of [`DIGIT_RUN_LIMIT`] or more digits, then every Luhn window.
 /// `found` returns true to stop; so does this function then.
+///
+/// A window whose groups are joined by a weak separator (`:`, `,`) anywhere
+/// is held to more, since times (`10:15:30`), lists (`1,2,3`) and grouped
+/// thousands use them: it must pass the Luhn check (no 2-to-6 prefix
+/// alone), start with a digit other than 0 (no card number does), have at
+/// least [`WEAK_INNER_GROUP_MIN`] digits in every group but its first and
+/// last, and touch no date or address. The date and address exemption
+/// applies to each part of the chain between weak separators.
 fn chain_card_numbers(
     digits: &[u8],
     groups: &[Group],
@@ -314,16 +345,16 @@ fn chain_card_numbers(
             return true;
         }
     }
-    if only_dates_and_addresses(digits, groups) {
-        return false;
-    }
+    let exempt = exempt_groups(digits, groups);
     for start in 0..groups.len() {
         let mut total = 0;
+        let mut weak = false;
         for end in start..groups.len() {
             total += groups[end].len;
             if total > MAX_PAN_DIGITS {
                 break;
             }
+            weak |= end > start && groups[end].weak_before;
             // Only a run from the country code on is the phone number; the
             // national part alone is checked (it has at most 11 digits in
             // almost every numbering plan, so it rarely reaches 12).
@@ -331,39 +362,54 @@ fn chain_card_numbers(
                 && after_plus
                 && groups[0].len <= COUNTRY_CODE_MAX_DIGITS
                 && total <= E164_MAX_DIGITS;
-            if total >= MIN_PAN_DIGITS && !phone {
-                let first = groups[start].start;
-                let last = groups[end].start + groups[end].len;
+            if total < MIN_PAN_DIGITS || phone {
+                continue;
+            }
+            let first = groups[start].start;
+            let last = groups[end].start + groups[end].len;
+            let window = &digits[first..last];
+            let card_like = if weak {
+                luhn_of_values(window)
+                    && window.first().is_some_and(|d| *d != 0)
+                    && groups[start + 1..end]
+                        .iter()
+                        .all(|g| g.len >= WEAK_INNER_GROUP_MIN)
+                    && !exempt[start..=end].iter().any(|e| *e)
+            } else {
                 // Luhn-valid, or starting like a payment card (2 to 6: the
                 // banking and card industry identifiers), so a card number
                 // with its check digit dropped or changed is refused too.
-                let card_like = luhn_of_values(&digits[first..last])
-                    || digits.get(first).is_some_and(|d| (2..=6).contains(d));
-                if card_like && found(first, last) {
-                    return true;
-                }
+                // Within one part, so exempt is the same for every group.
+                !exempt[start]
+                    && (luhn_of_values(window)
+                        || window.first().is_some_and(|d| (2..=6).contains(d)))
+            };
+            if card_like && found(first, last) {
+                return true;
             }
         }
     }
     false
 }
 
-/// Whether a chain is wholly dates and IPv4 addresses (an interval such as
-/// `2026-11-01/2026-11-30`, a range `10.0.0.1 - 10.0.0.9`). Addresses must
-/// be set apart by something other than one dot: eight dotted octets in a
-/// row can spell a card number.
-fn only_dates_and_addresses(digits: &[u8], groups: &[Group]) -> bool {
-    let mut i = 0;
-    while i < groups.len() {
-        if is_date(digits, groups, i) {
-            i += 3;
-        } else if is_ipv4(digits, groups, i) && (i == 0 || groups[i].single_before != Some('.')) {
-            i += 4;
-        } else {
-            return false;
-        }
+/// Fewest digits in an inner group of a window joined by a weak separator:
+/// card numbers are written in groups of 4 to 6, times in groups of 2.
+const WEAK_INNER_GROUP_MIN: usize = 3;
+
+/// For each group, whether the part of the chain it is in (the groups
+/// between two weak separators) is wholly dates and addresses.
+fn exempt_groups(digits: &[u8], groups: &[Group]) -> Vec<bool> {
+    let mut exempt = Vec::with_capacity(groups.len());
+    let mut part = 0;
+    while part < groups.len() {
+        let end = (part + 1..groups.len())
+            .find(|i| groups[*i].weak_before)
+            .unwrap_or(groups.len());
+        let wholly = only_dates_and_addresses(digits, &groups[part..end]);
+        exempt.extend(std::iter::repeat_n(wholly, end - part));
+        part = end;
     }
-    true
+    exempt
 }
 
 /// The Luhn check of digit values (0 to 9), through the one Luhn
@@ -377,45 +423,6 @@ fn luhn_of_values(values: &[u8]) -> bool {
         *a = b'0' + v;
     }
     luhn_valid(buffer)
-}
-
-/// The value of a group's digits.
-fn value(digits: &[u8], group: &Group) -> u32 {
-    digits[group.start..group.start + group.len]
-        .iter()
-        .fold(0, |n, d| n.saturating_mul(10).saturating_add(u32::from(*d)))
-}
-
-/// Whether `count` groups from `i` are joined by the same single separator,
-/// one of `allowed`.
-fn same_single_separator(groups: &[Group], i: usize, count: usize, allowed: &[char]) -> bool {
-    let Some(shape) = groups.get(i..i + count) else {
-        return false;
-    };
-    let Some(sep) = shape[1].single_before.filter(|c| allowed.contains(c)) else {
-        return false;
-    };
-    shape[2..].iter().all(|g| g.single_before == Some(sep))
-}
-
-/// A date: 4-2-2 (year, month, day) or 2-2-4 (day and month either way, year).
-fn is_date(digits: &[u8], groups: &[Group], i: usize) -> bool {
-    if !same_single_separator(groups, i, 3, &['-', '/', '.']) {
-        return false;
-    }
-    let [a, b, c] = [&groups[i], &groups[i + 1], &groups[i + 2]];
-    let year = |g: &Group| g.len == 4 && (1900..=2099).contains(&value(digits, g));
-    let month = |g: &Group| g.len <= 2 && (1..=12).contains(&value(digits, g));
-    let day = |g: &Group| g.len <= 2 && (1..=31).contains(&value(digits, g));
-    (year(a) && month(b) && day(c)) || (year(c) && ((day(a) && month(b)) || (month(a) && day(b))))
-}
-
-/// An IPv4 address: four groups of 1 to 3 digits, each at most 255.
-fn is_ipv4(digits: &[u8], groups: &[Group], i: usize) -> bool {
-    same_single_separator(groups, i, 4, &['.'])
-        && groups[i..i + 4]
-            .iter()
-            .all(|g| g.len <= 3 && value(digits, g) <= 255)
 }
 
 #[cfg(test)]

@@ -6,8 +6,8 @@
 //! mapped to it still find those items; every other scope uses the scoped
 //! input, which starts with a label no PAN (all digits) can collide with.
 
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
+use hmac::{Hmac, KeyInit, Mac};
+use sha2_zeroize::Sha256;
 
 use crate::pan::Pan;
 use crate::record::Fingerprint;
@@ -18,8 +18,13 @@ use crate::token::TokenFormat;
 /// Domain separator of scoped fingerprints.
 const SCOPED_LABEL: &[u8] = b"tessera/fp/v2";
 
-/// Computes fingerprints under one key. The keyed HMAC state (the padded
-/// inner and outer key blocks) is computed once here and cloned per call.
+/// Computes fingerprints under one key. The keyed HMAC state (the inner and
+/// outer hash states after the padded key blocks, each as good as the key)
+/// is computed once here and cloned per call. Every copy is wiped when it
+/// is dropped: the clone when `finalize` consumes it, the keyed state with
+/// the `Fingerprinter` (hmac 0.13 and sha2 0.11 with `zeroize`). Not wiped:
+/// the padded key block `hmac` builds on the stack while keying, the inner
+/// digest of one fingerprint, and any stack copy a move leaves behind.
 #[derive(Clone)]
 pub struct Fingerprinter {
     keyed: Hmac<Sha256>,
@@ -31,7 +36,7 @@ impl Fingerprinter {
     /// Prepares the keyed state for `key`.
     pub fn new(key: &FingerprintKey) -> Fingerprinter {
         // HMAC accepts keys of any length, so this cannot fail.
-        let keyed = <Hmac<Sha256> as Mac>::new_from_slice(key.expose_secret())
+        let keyed = <Hmac<Sha256> as KeyInit>::new_from_slice(key.expose_secret())
             .unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
         Fingerprinter {
             keyed,
@@ -94,11 +99,21 @@ mod tests {
         assert_ne!(fp(&a, &scope, opaque), fp(&a, &scope, TokenFormat::Fpe));
         // The legacy scope computes the pre-scope one-shot HMAC of the PAN.
         let legacy = a.clone().with_legacy_scope(Some(scope.clone()));
-        let mut one_shot = <Hmac<Sha256> as Mac>::new_from_slice(&[1u8; 32]).expect("key");
+        let mut one_shot = <Hmac<Sha256> as KeyInit>::new_from_slice(&[1u8; 32]).expect("key");
         one_shot.update(b"4111111111111111");
         let expected: [u8; 32] = one_shot.finalize().into_bytes().into();
         assert_eq!(fp(&legacy, &scope, opaque).to_hex(), hex::encode(expected));
         assert_ne!(fp(&legacy, &other, opaque).to_hex(), hex::encode(expected));
+    }
+
+    fn wiped_on_drop<T: zeroize::ZeroizeOnDrop>() {}
+
+    #[test]
+    fn the_keyed_state_is_built_from_parts_that_wipe_themselves() {
+        // `Hmac<Sha256>` holds two of these hash cores and one block buffer;
+        // without the `zeroize` features they do not implement the marker.
+        wiped_on_drop::<sha2_zeroize::block_api::Sha256VarCore>();
+        wiped_on_drop::<sha2_zeroize::Sha256>();
     }
 
     #[test]

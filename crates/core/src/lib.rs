@@ -34,6 +34,7 @@
 //! ```
 
 mod brand;
+pub mod capture;
 mod cardtext;
 mod envelope;
 mod expiry;
@@ -53,7 +54,7 @@ mod service;
 mod token;
 
 pub use brand::Brand;
-pub use cardtext::{DIGIT_RUN_LIMIT, contains_card_number, mask_card_numbers};
+pub use cardtext::{DIGIT_RUN_LIMIT, contains_card_number, digit_value, mask_card_numbers};
 pub use envelope::{Aad, CipherKey, IntegrityError};
 pub use expiry::{Expiry, ExpiryError, MAX_TTL_SECONDS};
 pub use fingerprint::Fingerprinter;
@@ -62,14 +63,17 @@ pub use keycache::{
     MAX_RECORDS_PER_DATA_KEY,
 };
 pub use metadata::{MAX_METADATA_BYTES, MAX_METADATA_KEYS, Metadata, MetadataError};
-pub use operator::{Dangling, ReindexStats, Reindexer, VaultCheck, VaultReport};
+pub use operator::{
+    Dangling, ORPHAN_MIN_AGE_SECS, ReindexStats, Reindexer, VaultCheck, VaultReport,
+};
 pub use pan::{
     MAX_PAN_DIGITS, MIN_HIDDEN_DIGITS, MIN_PAN_DIGITS, Pan, PanError, luhn_valid,
     shown_leading_digits,
 };
 pub use ports::{
-    Clock, CreateError, DataKeyIssuer, DataKeyUnwrapper, ErasingVault, IndexWrite, IssuingVault,
-    KeyError, OperatorVault, ReadingVault, ScanPage, ScannedItem, SystemClock, VaultError,
+    Clock, CreateError, DataKeyIssuer, DataKeyUnwrapper, ErasingVault, IndexHolder, IndexWrite,
+    IssuingVault, KeyError, OperatorVault, ReadingVault, RecordFacts, RecordHead, ScanPage,
+    ScanView, ScannedItem, SystemClock, VaultError,
 };
 pub use random::{OsRandom, Random, ThreadRandom};
 pub use record::{

@@ -11,14 +11,16 @@ use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
 use crate::ports::{
-    Clock, CreateError, DataKeyIssuer, DataKeyUnwrapper, ErasingVault, IndexWrite, IssuingVault,
-    KeyError, OperatorVault, ReadingVault, ScanPage, ScannedItem, VaultError,
+    Clock, CreateError, DataKeyIssuer, DataKeyUnwrapper, ErasingVault, IssuingVault, KeyError,
+    ReadingVault, VaultError,
 };
 use crate::random::{OsRandom, Random};
 use crate::record::{Fingerprint, IndexEntry, IndexKey, TokenDescription, VaultRecord, is_expired};
-use crate::scope::DedupScope;
 use crate::secret::{DataKey, KEY_BYTES, WrappedKey};
 use crate::token::Token;
+
+mod capture;
+mod operator;
 
 /// Calls made to a [`MemoryVault`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -33,12 +35,16 @@ pub struct VaultStats {
 enum Item {
     Record(VaultRecord),
     Index(IndexEntry),
+    /// An erased token's tombstone: it keeps the token from being issued again.
+    Tombstone,
 }
 
 /// A vault in a `HashMap`, with the same conditional-write rules as DynamoDB's.
 #[derive(Debug, Default)]
 pub struct MemoryVault {
     items: Mutex<HashMap<String, Item>>,
+    /// Capture sessions; a capture locks `items` first, then these.
+    sessions: Mutex<HashMap<String, crate::capture::CaptureSession>>,
     reads: AtomicU64,
     writes: AtomicU64,
 }
@@ -75,7 +81,10 @@ impl MemoryVault {
         let items = self.lock();
         items
             .values()
-            .filter(|i| matches!(i, Item::Index(e) if !items.contains_key(&record_key(&e.token))))
+            .filter(|i| {
+                matches!(i, Item::Index(e)
+                    if !matches!(items.get(&record_key(&e.token)), Some(Item::Record(_))))
+            })
             .count()
     }
 
@@ -91,7 +100,7 @@ impl MemoryVault {
             .values()
             .filter_map(|i| match i {
                 Item::Index(e) => Some(e.clone()),
-                Item::Record(_) => None,
+                Item::Record(_) | Item::Tombstone => None,
             })
             .collect()
     }
@@ -139,17 +148,37 @@ impl IssuingVault for MemoryVault {
         Ok(())
     }
 
-    async fn create_index(&self, index: &IndexEntry, now: i64) -> Result<(), CreateError> {
+    async fn create_index(
+        &self,
+        index: &IndexEntry,
+        now: i64,
+        replacing: Option<&Token>,
+    ) -> Result<(), CreateError> {
         self.writes.fetch_add(1, Ordering::Relaxed);
         let mut items = self.lock();
         let ik = index.key.storage_key();
         if let Some(Item::Index(existing)) = items.get(&ik)
             && !is_expired(existing.expires_at, now)
+            && Some(&existing.token) != replacing
         {
             return Err(CreateError::IndexExists);
         }
         items.insert(ik, Item::Index(index.clone()));
         Ok(())
+    }
+
+    async fn confirm(
+        &self,
+        token: &Token,
+        fingerprints: &[&Fingerprint],
+    ) -> Result<bool, VaultError> {
+        // DynamoDB makes this a conditional write: it counts as one.
+        self.writes.fetch_add(1, Ordering::Relaxed);
+        Ok(self.record(token).is_some_and(|r| {
+            r.fingerprint
+                .as_ref()
+                .is_some_and(|fp| fingerprints.contains(&fp))
+        }))
     }
 
     async fn abandon(&self, record: &VaultRecord, _now: i64) -> Result<(), VaultError> {
@@ -191,7 +220,11 @@ impl ErasingVault for MemoryVault {
     async fn delete(&self, token: &Token) -> Result<bool, VaultError> {
         self.writes.fetch_add(1, Ordering::Relaxed);
         let mut items = self.lock();
-        let Some(Item::Record(record)) = items.remove(&record_key(token)) else {
+        let key = record_key(token);
+        if !matches!(items.get(&key), Some(Item::Record(_))) {
+            return Ok(false);
+        }
+        let Some(Item::Record(record)) = items.insert(key, Item::Tombstone) else {
             return Ok(false);
         };
         if let Some(fp) = record.fingerprint {
@@ -206,130 +239,6 @@ impl ErasingVault for MemoryVault {
             }
         }
         Ok(true)
-    }
-}
-
-#[async_trait]
-impl OperatorVault for MemoryVault {
-    async fn find_indexes(&self, keys: &[IndexKey]) -> Result<Vec<Option<IndexEntry>>, VaultError> {
-        self.read();
-        let items = self.lock();
-        Ok(keys
-            .iter()
-            .map(|k| match items.get(&k.storage_key()) {
-                Some(Item::Index(e)) => Some(e.clone()),
-                _ => None,
-            })
-            .collect())
-    }
-
-    async fn records_exist(&self, tokens: &[Token]) -> Result<Vec<bool>, VaultError> {
-        self.read();
-        let items = self.lock();
-        Ok(tokens
-            .iter()
-            .map(|t| matches!(items.get(&record_key(t)), Some(Item::Record(_))))
-            .collect())
-    }
-
-    async fn put_batch(
-        &self,
-        records: &[VaultRecord],
-        index: &[IndexEntry],
-    ) -> Result<(), VaultError> {
-        self.writes.fetch_add(1, Ordering::Relaxed);
-        let mut items = self.lock();
-        for r in records {
-            items.insert(record_key(&r.token), Item::Record(r.clone()));
-        }
-        for e in index {
-            items.insert(e.key.storage_key(), Item::Index(e.clone()));
-        }
-        Ok(())
-    }
-
-    async fn scan(&self, after: Option<&str>, limit: u32) -> Result<ScanPage, VaultError> {
-        self.read();
-        let items = self.lock();
-        let mut keys: Vec<&String> = items
-            .keys()
-            .filter(|k| after.is_none_or(|a| k.as_str() > a))
-            .collect();
-        keys.sort();
-        let limit = usize::try_from(limit.max(1)).unwrap_or(usize::MAX);
-        let more = keys.len() > limit;
-        keys.truncate(limit);
-        let next = more.then(|| keys.last().map(|k| (*k).clone())).flatten();
-        let page = keys
-            .into_iter()
-            .filter_map(|k| items.get(k))
-            .map(|i| match i {
-                Item::Record(r) => ScannedItem::Record(r.clone()),
-                Item::Index(e) => ScannedItem::Index(e.clone()),
-            })
-            .collect();
-        Ok(ScanPage { items: page, next })
-    }
-
-    async fn put_index(&self, entry: &IndexEntry, now: i64) -> Result<IndexWrite, VaultError> {
-        self.writes.fetch_add(1, Ordering::Relaxed);
-        let mut items = self.lock();
-        let key = entry.key.storage_key();
-        if let Some(Item::Index(existing)) = items.get(&key)
-            && existing.token != entry.token
-            && !is_expired(existing.expires_at, now)
-        {
-            return Ok(IndexWrite::Taken);
-        }
-        items.insert(key, Item::Index(entry.clone()));
-        Ok(IndexWrite::Written)
-    }
-
-    async fn remove_index(&self, key: &IndexKey, token: &Token) -> Result<bool, VaultError> {
-        self.writes.fetch_add(1, Ordering::Relaxed);
-        let mut items = self.lock();
-        let key = key.storage_key();
-        if matches!(items.get(&key), Some(Item::Index(e)) if &e.token == token) {
-            items.remove(&key);
-            return Ok(true);
-        }
-        Ok(false)
-    }
-
-    async fn set_fingerprint(
-        &self,
-        token: &Token,
-        old: Option<&Fingerprint>,
-        new: &Fingerprint,
-        scope: &DedupScope,
-    ) -> Result<bool, VaultError> {
-        self.writes.fetch_add(1, Ordering::Relaxed);
-        let mut items = self.lock();
-        match items.get_mut(&record_key(token)) {
-            Some(Item::Record(r)) if r.fingerprint.as_ref() == old => {
-                r.fingerprint = Some(new.clone());
-                r.scope = Some(scope.clone());
-                Ok(true)
-            }
-            _ => Ok(false),
-        }
-    }
-
-    async fn replace_wrapped_key(
-        &self,
-        token: &Token,
-        old: &WrappedKey,
-        new: &WrappedKey,
-    ) -> Result<bool, VaultError> {
-        self.writes.fetch_add(1, Ordering::Relaxed);
-        let mut items = self.lock();
-        match items.get_mut(&record_key(token)) {
-            Some(Item::Record(r)) if &r.wrapped_key == old => {
-                r.wrapped_key = new.clone();
-                Ok(true)
-            }
-            _ => Ok(false),
-        }
     }
 }
 

@@ -192,7 +192,7 @@ impl Reindexer {
         // New item first, old one second, record last: a run stopped between
         // steps leaves the record naming the old fingerprint, so the next run
         // repeats the steps, each of which is idempotent.
-        if self.vault.put_index(&entry, now).await? == IndexWrite::Taken {
+        if self.vault.put_index(&entry, now, None).await? == IndexWrite::Taken {
             return Ok(Outcome::Conflict);
         }
         if new != old {
@@ -246,8 +246,14 @@ struct RecordView {
     format: TokenFormat,
     fingerprint: Option<Fingerprint>,
     scope: Option<DedupScope>,
+    created_at: i64,
     expires_at: Option<i64>,
 }
+
+/// How old (seconds) an unreachable record must be to count as an orphan:
+/// longer than any tokenize call or import chunk runs between its record
+/// write and its index write, so an in-flight writer's record is not one.
+pub const ORPHAN_MIN_AGE_SECS: i64 = 3600;
 
 /// What a whole-vault check found.
 #[derive(Debug, Clone, Default)]
@@ -265,20 +271,56 @@ pub struct VaultReport {
     pub unindexed_records: u64,
     /// Items that do not parse: partition key and what is wrong.
     pub malformed: Vec<(String, String)>,
+    /// Tombstones of erased tokens (kept for good: never orphans).
+    pub tombstones: u64,
+    /// Orphans: live records with a fingerprint whose index item is absent
+    /// and that no checkpoint names, older than the minimum age: left by a
+    /// crash between a record's write and its index item's, never handed
+    /// out. With the fingerprint they hold (`--repair` deletes them only
+    /// while they still hold it).
+    pub orphans: Vec<(Token, Fingerprint)>,
 }
 
 /// Collects a scan of the vault, then checks every index item against its record.
-#[derive(Default)]
 pub struct VaultCheck {
     records: HashMap<Token, RecordView>,
     index: Vec<IndexEntry>,
     malformed: Vec<(String, String)>,
+    tombstones: u64,
+    reachable: HashSet<Token>,
+    orphan_min_age: i64,
+}
+
+impl Default for VaultCheck {
+    fn default() -> VaultCheck {
+        VaultCheck {
+            records: HashMap::new(),
+            index: Vec::new(),
+            malformed: Vec::new(),
+            tombstones: 0,
+            reachable: HashSet::new(),
+            orphan_min_age: ORPHAN_MIN_AGE_SECS,
+        }
+    }
 }
 
 impl VaultCheck {
     /// An empty check.
     pub fn new() -> VaultCheck {
         VaultCheck::default()
+    }
+
+    /// Tokens a checkpoint names (an interrupted import's pending rows): a
+    /// re-run writes their index items, so they are not orphans.
+    pub fn reachable(mut self, tokens: impl IntoIterator<Item = Token>) -> VaultCheck {
+        self.reachable.extend(tokens);
+        self
+    }
+
+    /// Overrides [`ORPHAN_MIN_AGE_SECS`].
+    pub fn orphan_min_age(mut self, secs: i64) -> VaultCheck {
+        self.orphan_min_age = secs;
+        self
     }
 
     /// Takes one scanned page.
@@ -290,12 +332,24 @@ impl VaultCheck {
                         format: r.facts.format,
                         fingerprint: r.fingerprint,
                         scope: r.scope,
+                        created_at: r.facts.created_at,
                         expires_at: r.facts.expires_at,
                     };
                     self.records.insert(r.token, view);
                 }
+                ScannedItem::Facts(f) => {
+                    let view = RecordView {
+                        format: f.format,
+                        fingerprint: f.fingerprint,
+                        scope: f.scope,
+                        created_at: f.created_at,
+                        expires_at: f.expires_at,
+                    };
+                    self.records.insert(f.token, view);
+                }
                 ScannedItem::Index(e) => self.index.push(e),
-                ScannedItem::Void => {}
+                ScannedItem::Void | ScannedItem::NotRead | ScannedItem::WrappedKey { .. } => {}
+                ScannedItem::Erased => self.tombstones += 1,
                 ScannedItem::Malformed { pk, why } => self.malformed.push((pk, why)),
             }
         }
@@ -306,8 +360,12 @@ impl VaultCheck {
         let mut report = VaultReport {
             records: u64::try_from(self.records.len()).unwrap_or(u64::MAX),
             malformed: self.malformed,
+            tombstones: self.tombstones,
             ..VaultReport::default()
         };
+        // Every index key present, live or not: a record whose key holds any
+        // item (another token's included) is left to the counts above.
+        let keys: HashSet<String> = self.index.iter().map(|e| e.key.storage_key()).collect();
         let mut indexed: HashSet<&Token> = HashSet::new();
         for entry in &self.index {
             if is_expired(entry.expires_at, now) {
@@ -344,177 +402,27 @@ impl VaultCheck {
                 .count(),
         )
         .unwrap_or(u64::MAX);
+        let mut orphans: Vec<(Token, Fingerprint)> = self
+            .records
+            .iter()
+            .filter_map(|(t, r)| {
+                let fp = r.fingerprint.as_ref()?;
+                let key = IndexKey {
+                    format: r.format,
+                    fingerprint: fp.clone(),
+                };
+                let orphan = !is_expired(r.expires_at, now)
+                    && r.created_at <= now.saturating_sub(self.orphan_min_age)
+                    && !self.reachable.contains(t)
+                    && !keys.contains(&key.storage_key());
+                orphan.then(|| (t.clone(), fp.clone()))
+            })
+            .collect();
+        orphans.sort_by(|a, b| a.0.as_str().cmp(b.0.as_str()));
+        report.orphans = orphans;
         report
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn page_counts_add_up_field_by_field() {
-        let page = ReindexStats {
-            reindexed: 1,
-            current: 2,
-            unindexed: 3,
-            expired: 4,
-            unknown_scope: 5,
-            conflicts: 6,
-            changed: 7,
-            failed: 8,
-        };
-        let mut total = page;
-        total.add(&page);
-        assert_eq!(
-            total,
-            ReindexStats {
-                reindexed: 2,
-                current: 4,
-                unindexed: 6,
-                expired: 8,
-                unknown_scope: 10,
-                conflicts: 12,
-                changed: 14,
-                failed: 16,
-            }
-        );
-        assert_eq!(total.outstanding(), 10 + 12 + 16);
-    }
-
-    #[test]
-    fn dangling_reasons_read_as_reports_print_them() {
-        assert_eq!(Dangling::NoRecord.as_str(), "no record");
-        assert_eq!(
-            Dangling::FormatMismatch.as_str(),
-            "format differs from the record's"
-        );
-        assert_eq!(
-            Dangling::ScopeMismatch.as_str(),
-            "scope differs from the record's"
-        );
-        assert_eq!(Dangling::Stale.as_str(), "record names another fingerprint");
-    }
-
-    fn fingerprint(n: u8) -> Fingerprint {
-        Fingerprint::from_bytes([n; 32])
-    }
-
-    fn scope(name: &str) -> Option<DedupScope> {
-        Some(DedupScope::new(name).expect("scope"))
-    }
-
-    fn record(
-        format: TokenFormat,
-        fp: Option<u8>,
-        scope: Option<DedupScope>,
-        expires_at: Option<i64>,
-    ) -> VaultRecord {
-        VaultRecord {
-            token: Token::new_opaque(&crate::random::ThreadRandom),
-            version: crate::record::RECORD_VERSION,
-            ciphertext: vec![1; 8],
-            wrapped_key: crate::secret::WrappedKey::new(vec![2; 8]),
-            facts: crate::record::TokenFacts {
-                format,
-                bin: "411111".into(),
-                last4: "1111".into(),
-                brand: crate::brand::Brand::Visa,
-                pan_length: 16,
-                created_at: 0,
-                expires_at,
-            },
-            metadata: crate::metadata::Metadata::default(),
-            fingerprint: fp.map(fingerprint),
-            scope,
-        }
-    }
-
-    fn entry(
-        token: &Token,
-        format: TokenFormat,
-        fp: u8,
-        scope: Option<DedupScope>,
-        expires_at: Option<i64>,
-    ) -> IndexEntry {
-        IndexEntry {
-            key: IndexKey {
-                format,
-                fingerprint: fingerprint(fp),
-            },
-            token: token.clone(),
-            key_version: "v1".into(),
-            created_at: 0,
-            expires_at,
-            scope,
-        }
-    }
-
-    #[test]
-    fn a_vault_check_judges_every_index_item_against_its_record() {
-        use TokenFormat::{Fpe, Opaque};
-        let now = 100;
-        let indexed = record(Opaque, Some(1), None, None);
-        let other_scope = record(Opaque, Some(2), scope("a"), None);
-        let stale = record(Opaque, Some(3), None, None);
-        let other_format = record(Fpe, Some(5), None, None);
-        let expired = record(Opaque, Some(6), None, Some(50));
-        let never_indexed = record(Opaque, None, None, None);
-        let scopeless_item = record(Opaque, Some(7), scope("a"), None);
-        let nobody = Token::new_opaque(&crate::random::ThreadRandom);
-        let items = [
-            entry(&indexed.token, Opaque, 1, None, None),
-            entry(&other_scope.token, Opaque, 2, scope("b"), None),
-            entry(&stale.token, Opaque, 4, None, None),
-            entry(&other_format.token, Opaque, 5, None, None),
-            entry(&nobody, Opaque, 8, None, None),
-            entry(&expired.token, Opaque, 6, None, Some(50)),
-            entry(&scopeless_item.token, Opaque, 7, None, None),
-        ];
-        let mut check = VaultCheck::new();
-        check.add(
-            [
-                &indexed,
-                &other_scope,
-                &stale,
-                &other_format,
-                &expired,
-                &never_indexed,
-                &scopeless_item,
-            ]
-            .into_iter()
-            .map(|r| ScannedItem::Record(r.clone()))
-            .collect(),
-        );
-        check.add(items.iter().cloned().map(ScannedItem::Index).collect());
-        check.add(vec![
-            ScannedItem::Void,
-            ScannedItem::Malformed {
-                pk: "t#x".into(),
-                why: "no ct".into(),
-            },
-        ]);
-        let report = check.finish(now);
-        assert_eq!(report.records, 7);
-        assert_eq!(report.index_items, 6);
-        assert_eq!(report.expired_index_items, 1);
-        let dangling: Vec<(Token, Dangling)> = report
-            .dangling
-            .iter()
-            .map(|(e, why)| (e.token.clone(), *why))
-            .collect();
-        assert_eq!(
-            dangling,
-            [
-                (other_scope.token.clone(), Dangling::ScopeMismatch),
-                (stale.token.clone(), Dangling::Stale),
-                (other_format.token.clone(), Dangling::FormatMismatch),
-                (nobody, Dangling::NoRecord),
-            ]
-        );
-        // The three whose only item dangles; not the expired record, not
-        // the one without a fingerprint.
-        assert_eq!(report.unindexed_records, 3);
-        assert_eq!(report.malformed, [("t#x".to_owned(), "no ct".to_owned())]);
-    }
-}
+mod tests;

@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use crate::record::{Fingerprint, IndexEntry, IndexKey, TokenDescription, VaultRecord};
 use crate::scope::DedupScope;
 use crate::secret::{DataKey, WrappedKey};
-use crate::token::Token;
+use crate::token::{Token, TokenFormat};
 
 /// A failure of the vault's storage. Carries no record contents.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -64,9 +64,28 @@ pub trait IssuingVault: Send + Sync {
     /// never points at a missing record.
     async fn create(&self, record: &VaultRecord) -> Result<(), CreateError>;
 
-    /// Writes a dedup index item if none is there or the one there expired
-    /// at `now`; [`CreateError::IndexExists`] if a live one is there.
-    async fn create_index(&self, index: &IndexEntry, now: i64) -> Result<(), CreateError>;
+    /// Writes a dedup index item if none is there, the one there expired at
+    /// `now`, or it names `replacing` (a token whose record was found not to
+    /// carry this fingerprint); [`CreateError::IndexExists`] if a live one is there.
+    async fn create_index(
+        &self,
+        index: &IndexEntry,
+        now: i64,
+        replacing: Option<&Token>,
+    ) -> Result<(), CreateError>;
+
+    /// Whether the record of `token` carries one of `fingerprints`: the check
+    /// a dedup hit makes before it answers. A conditional write that changes
+    /// nothing, so the role learns yes or no and never reads a record's `fp`.
+    /// One atomic check, not one per fingerprint: a re-index moves a record
+    /// from the previous key's fingerprint to the current one between two
+    /// checks, and two "no"s would replace the index item of a live token.
+    /// `false` for an absent record, a tombstone, a husk or no fingerprints.
+    async fn confirm(
+        &self,
+        token: &Token,
+        fingerprints: &[&Fingerprint],
+    ) -> Result<bool, VaultError>;
 
     /// Voids a record this writer may have created and never handed out (it
     /// lost the dedup race, or its write failed): its ciphertext and wrapped
@@ -94,7 +113,9 @@ pub trait ReadingVault: Send + Sync {
 /// What the admin function may do to the vault: erase a token.
 #[async_trait]
 pub trait ErasingVault: Send + Sync {
-    /// Deletes a record and the index item that points at it; `false` if absent.
+    /// Erases a record, leaving a tombstone (its key and `erased` time, no
+    /// TTL, so the token is never issued again), and deletes the index item
+    /// that points at it; `false` if absent or already erased.
     async fn delete(&self, token: &Token) -> Result<bool, VaultError>;
 }
 
@@ -105,9 +126,23 @@ pub enum ScannedItem {
     Record(VaultRecord),
     /// A dedup index item (`f#…`).
     Index(IndexEntry),
+    /// A live record's token and wrapped data key ([`ScanView::WrappedKeys`]).
+    WrappedKey {
+        /// The record's token.
+        token: Token,
+        /// Its wrapped data key.
+        wrapped_key: WrappedKey,
+    },
+    /// A live record's facts ([`ScanView::Facts`]).
+    Facts(RecordFacts),
+    /// An item the view does not read (an index item in a wrapped-key scan).
+    NotRead,
     /// The husk of a record its writer voided after losing a dedup race: no
     /// ciphertext, no key, expired; TTL removes it and nothing names it.
     Void,
+    /// The tombstone of an erased token: no PAN, no facts, no TTL; it keeps
+    /// the token from being issued again.
+    Erased,
     /// An item that does not parse; `why` names the attribute, never a value.
     Malformed {
         /// The item's partition key.
@@ -117,6 +152,40 @@ pub enum ScannedItem {
     },
 }
 
+/// How much of each item a scan reads: each operator command only what it
+/// uses, so its role's `Scan` grant can be limited to those attributes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScanView {
+    /// Whole records and index items (re-indexing under a new fingerprint
+    /// key unwraps and re-fingerprints every record).
+    Whole,
+    /// Each live record's wrapped data key, nothing else (rewrap): records
+    /// come back as [`ScannedItem::WrappedKey`], index items as
+    /// [`ScannedItem::NotRead`].
+    WrappedKeys,
+    /// Each record's facts an index item must agree with, and index items
+    /// (verify): records come back as [`ScannedItem::Facts`]; no ciphertext,
+    /// data key, BIN or last 4.
+    Facts,
+}
+
+/// The facts of a record an index item must agree with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordFacts {
+    /// Its token.
+    pub token: Token,
+    /// Its format.
+    pub format: TokenFormat,
+    /// Its fingerprint, if it has one.
+    pub fingerprint: Option<Fingerprint>,
+    /// Its dedup scope, if stored.
+    pub scope: Option<DedupScope>,
+    /// When it was created (Unix seconds).
+    pub created_at: i64,
+    /// When it expires (Unix seconds), if ever.
+    pub expires_at: Option<i64>,
+}
+
 /// One page of a scan, and where the next one starts.
 #[derive(Debug, Clone, Default)]
 pub struct ScanPage {
@@ -124,6 +193,25 @@ pub struct ScanPage {
     pub items: Vec<ScannedItem>,
     /// The partition key to resume after; `None` at the end of the vault.
     pub next: Option<String>,
+}
+
+/// Who an index item names, as the bulk import reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexHolder {
+    /// The token it names.
+    pub token: Token,
+    /// When it expires (Unix seconds), if ever.
+    pub expires_at: Option<i64>,
+}
+
+/// What the bulk import reads of a record: whether it is there and when it
+/// expires. Never its fingerprint: the import role holds the fingerprint key,
+/// and the two together reverse an fpe token offline ([`OperatorVault::carries`]
+/// asks instead).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordHead {
+    /// When it expires (Unix seconds), if ever.
+    pub expires_at: Option<i64>,
 }
 
 /// What a conditional index write found.
@@ -141,26 +229,56 @@ pub enum IndexWrite {
 /// reading records.
 #[async_trait]
 pub trait OperatorVault: ReadingVault + Send + Sync {
-    /// Reads many index items, in the order asked; `None` where absent.
-    async fn find_indexes(&self, keys: &[IndexKey]) -> Result<Vec<Option<IndexEntry>>, VaultError>;
+    /// The token an index item names, and its expiry (nothing else of it).
+    async fn index_holder(&self, key: &IndexKey) -> Result<Option<IndexHolder>, VaultError>;
 
-    /// Whether each token has a record, in the order asked.
-    async fn records_exist(&self, tokens: &[Token]) -> Result<Vec<bool>, VaultError>;
+    /// A record's expiry (nothing else of it); `None` if absent.
+    async fn record_head(&self, token: &Token) -> Result<Option<RecordHead>, VaultError>;
 
-    /// Writes records and index items unconditionally, in batches (the bulk
-    /// import decides what to write from [`OperatorVault::find_indexes`]).
-    async fn put_batch(
+    /// Whether the record of `token` carries one of `fingerprints` (checked
+    /// at once, as [`IssuingVault::confirm`]), answered by the store without
+    /// the record's `fp` ever reaching the caller; `false` for an absent
+    /// record, a tombstone or a husk.
+    async fn carries(
         &self,
-        records: &[VaultRecord],
-        index: &[IndexEntry],
-    ) -> Result<(), VaultError>;
+        token: &Token,
+        fingerprints: &[&Fingerprint],
+    ) -> Result<bool, VaultError>;
 
-    /// Up to `limit` items after the key `after` (from the start if `None`).
-    async fn scan(&self, after: Option<&str>, limit: u32) -> Result<ScanPage, VaultError>;
+    /// Writes a record where its token is free or holds a record of the same
+    /// fingerprint (a resumed import rewriting its own record); never over
+    /// another card's record or a tombstone ([`CreateError::RecordExists`]).
+    async fn put_record(&self, record: &VaultRecord) -> Result<(), CreateError>;
+
+    /// Voids a record this writer just wrote and will not index, as
+    /// [`IssuingVault::abandon`] does (only where its ciphertext is this one).
+    async fn void(&self, record: &VaultRecord, now: i64) -> Result<(), VaultError>;
+
+    /// Deletes an orphaned record (one no index item or checkpoint reaches)
+    /// if it still holds `fingerprint` and is not a tombstone; `false` if not.
+    async fn remove_orphan(
+        &self,
+        token: &Token,
+        fingerprint: &Fingerprint,
+    ) -> Result<bool, VaultError>;
+
+    /// Up to `limit` items after the key `after` (from the start if `None`),
+    /// each read only as far as `view` needs.
+    async fn scan(
+        &self,
+        after: Option<&str>,
+        limit: u32,
+        view: ScanView,
+    ) -> Result<ScanPage, VaultError>;
 
     /// Writes an index item if its key is free, expired at `now`, or already
-    /// names the same token.
-    async fn put_index(&self, entry: &IndexEntry, now: i64) -> Result<IndexWrite, VaultError>;
+    /// names the same token or `replacing` (the condition tokenize uses).
+    async fn put_index(
+        &self,
+        entry: &IndexEntry,
+        now: i64,
+        replacing: Option<&Token>,
+    ) -> Result<IndexWrite, VaultError>;
 
     /// Removes an index item if it still names `token`; `false` if it did not.
     async fn remove_index(&self, key: &IndexKey, token: &Token) -> Result<bool, VaultError>;

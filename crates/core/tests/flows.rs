@@ -158,9 +158,11 @@ fn dedup_costs() {
     assert_eq!(f.keyring.calls(), (1, 0));
     let before = (f.vault.stats(), f.tokenizer.key_stats());
     rt.block_on(f.tokenizer.tokenize(&req)).expect("hit");
-    // A hit: one read, no write, no key ring call, not even a cache lease.
+    // A hit: one read and the conditional check that the record still
+    // carries the fingerprint (a write that changes nothing, so the tokenize
+    // role never reads `fp`); no key ring call, not even a cache lease.
     assert_eq!(f.vault.stats().reads, before.0.reads + 1);
-    assert_eq!(f.vault.stats().writes, before.0.writes);
+    assert_eq!(f.vault.stats().writes, before.0.writes + 1);
     assert_eq!(f.tokenizer.key_stats(), before.1);
     assert_eq!(f.keyring.calls(), (1, 0));
     // dedupe: false: exactly one write and no read.
@@ -223,10 +225,15 @@ impl IssuingVault for RacingVault {
         }
         found
     }
-    async fn create_index(&self, index: &IndexEntry, now: i64) -> Result<(), CreateError> {
+    async fn create_index(
+        &self,
+        index: &IndexEntry,
+        now: i64,
+        replacing: Option<&Token>,
+    ) -> Result<(), CreateError> {
         self.index_puts
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let result = self.inner.create_index(index, now).await;
+        let result = self.inner.create_index(index, now, replacing).await;
         if matches!(result, Err(CreateError::IndexExists)) {
             self.lost.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
@@ -234,6 +241,9 @@ impl IssuingVault for RacingVault {
     }
     async fn create(&self, record: &VaultRecord) -> Result<(), CreateError> {
         self.inner.create(record).await
+    }
+    async fn confirm(&self, token: &Token, fp: &[&Fingerprint]) -> Result<bool, VaultError> {
+        self.inner.confirm(token, fp).await
     }
     async fn abandon(&self, record: &VaultRecord, now: i64) -> Result<(), VaultError> {
         self.inner.abandon(record, now).await
@@ -881,12 +891,20 @@ impl IssuingVault for RacedVault {
     async fn create(&self, record: &VaultRecord) -> Result<(), CreateError> {
         self.inner.create(record).await
     }
-    async fn create_index(&self, index: &IndexEntry, now: i64) -> Result<(), CreateError> {
-        let written = self.inner.create_index(index, now).await;
+    async fn create_index(
+        &self,
+        index: &IndexEntry,
+        now: i64,
+        replacing: Option<&Token>,
+    ) -> Result<(), CreateError> {
+        let written = self.inner.create_index(index, now, replacing).await;
         if self.lost_response && written.is_ok() {
             return Err(CreateError::IndexExists);
         }
         written
+    }
+    async fn confirm(&self, token: &Token, fp: &[&Fingerprint]) -> Result<bool, VaultError> {
+        self.inner.confirm(token, fp).await
     }
     async fn abandon(&self, record: &VaultRecord, now: i64) -> Result<(), VaultError> {
         self.inner.abandon(record, now).await
@@ -928,9 +946,10 @@ fn a_writer_that_loses_the_index_race_returns_the_winners_token_and_voids_its_re
     assert_eq!(loser.token, winner.token, "the winner's token");
     assert!(!loser.created);
     // Its record, the refused index put, and the record voided; then the
-    // index read that found the winner, and the next pass's read.
+    // index read that found the winner, and the next pass's read with its
+    // check of the winner's record.
     let after = f.vault.stats();
-    assert_eq!(after.writes - before.writes, 3);
+    assert_eq!(after.writes - before.writes, 4);
     assert_eq!(after.reads - before.reads, 2);
     assert_eq!(f.vault.record_count(), 1, "one copy of the PAN");
     assert_eq!(f.vault.dangling_index_count(), 0);

@@ -72,7 +72,11 @@ impl World {
         let mut stats = ReindexStats::default();
         let mut after: Option<String> = None;
         loop {
-            let page = self.vault.scan(after.as_deref(), 2).await.expect("scan");
+            let page = self
+                .vault
+                .scan(after.as_deref(), 2, ScanView::Whole)
+                .await
+                .expect("scan");
             stats.add(&reindexer.reindex(page.items).await);
             between().await;
             match page.next {
@@ -203,7 +207,13 @@ fn reindex_moves_every_record_to_the_current_key_resumably_while_serving() {
         assert_eq!((again.reindexed, again.current), (0, 5));
         let report = {
             let mut check = VaultCheck::new();
-            check.add(w.vault.scan(None, 1000).await.expect("scan").items);
+            check.add(
+                w.vault
+                    .scan(None, 1000, ScanView::Facts)
+                    .await
+                    .expect("scan")
+                    .items,
+            );
             check.finish(NOW_MS / 1000)
         };
         assert!(report.dangling.is_empty());
@@ -271,7 +281,13 @@ fn vault_check_reports_dangling_index_items() {
         assert_ne!(entry.token, t.token);
         w.vault.overwrite_index(entry);
         let mut check = VaultCheck::new();
-        check.add(w.vault.scan(None, 1000).await.expect("scan").items);
+        check.add(
+            w.vault
+                .scan(None, 1000, ScanView::Facts)
+                .await
+                .expect("scan")
+                .items,
+        );
         let report = check.finish(NOW_MS / 1000);
         let mut reasons: Vec<_> = report.dangling.iter().map(|(_, why)| *why).collect();
         reasons.sort_by_key(|r| r.as_str());
@@ -279,5 +295,107 @@ fn vault_check_reports_dangling_index_items() {
         assert_eq!(reasons.len(), 2);
         assert!(reasons.contains(&Dangling::FormatMismatch));
         assert!(reasons.contains(&Dangling::NoRecord));
+    });
+}
+
+/// A vault where a re-index finishes moving a record to the new key right
+/// after tokenize's first fingerprint check of it: the moment between two
+/// separate checks (new key, then old) at which both would answer no.
+struct MidReindexVault {
+    inner: Arc<MemoryVault>,
+    /// The record's move, made once: (token, old, new fingerprint).
+    pending: std::sync::Mutex<Option<(Token, Fingerprint, Fingerprint)>>,
+}
+
+#[async_trait::async_trait]
+impl IssuingVault for MidReindexVault {
+    async fn find_index(&self, key: &IndexKey) -> Result<Option<IndexEntry>, VaultError> {
+        self.inner.find_index(key).await
+    }
+    async fn create_index(
+        &self,
+        index: &IndexEntry,
+        now: i64,
+        replacing: Option<&Token>,
+    ) -> Result<(), CreateError> {
+        self.inner.create_index(index, now, replacing).await
+    }
+    async fn create(&self, record: &VaultRecord) -> Result<(), CreateError> {
+        self.inner.create(record).await
+    }
+    async fn confirm(&self, token: &Token, fps: &[&Fingerprint]) -> Result<bool, VaultError> {
+        let answer = self.inner.confirm(token, fps).await;
+        let pending = self.pending.lock().expect("lock").take();
+        if let Some((token, old, new)) = pending {
+            let moved = self
+                .inner
+                .set_fingerprint(&token, Some(&old), &new, &DedupScope::default())
+                .await?;
+            assert!(moved, "the record moved to the new key");
+        }
+        answer
+    }
+    async fn abandon(&self, record: &VaultRecord, now: i64) -> Result<(), VaultError> {
+        self.inner.abandon(record, now).await
+    }
+    async fn describe(&self, token: &Token) -> Result<Option<TokenDescription>, VaultError> {
+        self.inner.describe(token).await
+    }
+}
+
+#[test]
+fn tokenize_keeps_the_token_of_a_record_the_reindex_moves_during_its_check() {
+    rt().block_on(async {
+        let w = world();
+        let pan = &pans()[0];
+        let scope = DedupScope::default();
+        let first = w
+            .tokenizer(key(1, "A"), None)
+            .tokenize(&TokenizeRequest::new(pan.clone()))
+            .await
+            .expect("tokenize");
+        let (old, new) = (
+            key(1, "A").fingerprint(&scope, TokenFormat::Opaque, pan),
+            key(2, "B").fingerprint(&scope, TokenFormat::Opaque, pan),
+        );
+        // The re-index's first two steps: the new item written, the old one
+        // removed; the record still names the old fingerprint.
+        let entry = w
+            .vault
+            .index_entries()
+            .into_iter()
+            .find(|e| e.token == first.token)
+            .expect("index item");
+        let moved = IndexEntry {
+            key: IndexKey {
+                format: TokenFormat::Opaque,
+                fingerprint: new.clone(),
+            },
+            key_version: "B".into(),
+            ..entry.clone()
+        };
+        w.vault.put_index(&moved, 0, None).await.expect("put new");
+        w.vault
+            .remove_index(&entry.key, &first.token)
+            .await
+            .expect("remove old");
+        let racing = Arc::new(MidReindexVault {
+            inner: w.vault.clone(),
+            pending: std::sync::Mutex::new(Some((first.token.clone(), old, new))),
+        });
+        let tokenizer = Tokenizer::new(
+            w.ports.clone(),
+            racing,
+            w.keyring.clone(),
+            key(2, "B"),
+            CacheLimits::default(),
+        )
+        .with_previous_key(Some(key(1, "A")));
+        let again = tokenizer
+            .tokenize(&TokenizeRequest::new(pan.clone()))
+            .await
+            .expect("tokenize during the re-index");
+        assert_eq!((again.token, again.created), (first.token, false));
+        assert_eq!(w.vault.record_count(), 1, "no second record for the card");
     });
 }

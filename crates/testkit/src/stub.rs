@@ -5,6 +5,9 @@
 //! - `POST /v1/charges`: records the request and answers 201 with the card
 //!   number it received echoed back, in the body and in a header, as a
 //!   careless processor would: forward must mask it before its caller sees it.
+//!   With `echo=base64` in the query it answers instead with the whole
+//!   request body base64-encoded as a `receipt`, which masking cannot reach:
+//!   forward must refuse the answer.
 //! - `/v1/slow`: answers after [`SLOW_SECONDS`] (forward's timeout).
 //! - `/v1/big`: a body of [`BIG_BYTES`] (forward's response size limit).
 //! - `/v1/redirect`: 302 to `/v1/charges` (forward must not follow it).
@@ -196,6 +199,19 @@ async fn answer(
         });
     }
     let response = match parts.uri.path() {
+        p if p.starts_with("/v1/charges")
+            && parts.uri.query().is_some_and(|q| q.contains("echo=base64")) =>
+        {
+            use base64::Engine;
+            let receipt = base64::engine::general_purpose::STANDARD.encode(&body);
+            Response::builder()
+                .status(StatusCode::CREATED)
+                .header("content-type", "application/json")
+                .header("x-stub-receipt", "attached")
+                .body(Full::new(Bytes::from(format!(
+                    "{{\"id\":\"ch_stub_2\",\"status\":\"approved\",\"receipt\":\"{receipt}\"}}"
+                ))))
+        }
         p if p.starts_with("/v1/charges") => {
             // Echo the card number back, as some processors do.
             let card: String = body

@@ -133,3 +133,11 @@ fn expected_values_can_be_named() {
     let leak = format!("{line} 4242 4242 4242 4242");
     assert_eq!(find_card_numbers_except(&leak, &[token]).len(), 1);
 }
+
+#[test]
+fn clock_fractions_are_not_card_digits_but_the_rest_of_a_line_is() {
+    let line = r#"{"timestamp":"2026-12-07T20:57:46.249982643Z","x":"1"}"#;
+    assert!(find_card_numbers(line).is_empty());
+    let leak = r#"{"timestamp":"2026-12-07T20:57:46.1Z","x":"6759649826438453"}"#;
+    assert_eq!(find_card_numbers(leak).len(), 1);
+}

@@ -48,7 +48,7 @@ const OTHER_DIGITS: [(u32, u32, u8); 21] = [
 ];
 
 /// The value (0 to 9) of a digit in any script, or `None`.
-pub(crate) fn digit_value(c: char) -> Option<u8> {
+pub fn digit_value(c: char) -> Option<u8> {
     if c.is_ascii_digit() {
         return Some(c as u8 - b'0');
     }
@@ -131,13 +131,20 @@ fn listed_ignorable(c: char) -> bool {
 const CJK_NUMERALS: [char; 10] = ['〇', '一', '二', '三', '四', '五', '六', '七', '八', '九'];
 
 /// Whether a character, not a digit, still ends a chain of digit groups:
-/// letters and other alphanumerics, and the colon and comma that times
-/// (`10:15:30`) and lists of numbers use (`+` too, handled by the reader).
+/// letters and other alphanumerics (`+` too, handled by the reader).
 /// Everything else that is not a digit or invisible (any punctuation or
 /// symbol: bullets, ellipses, `|`, `*`, `#`, Braille blanks...) separates
 /// groups like a space.
 pub(crate) fn ends_chain(c: char) -> bool {
-    c.is_alphanumeric() || matches!(c, ':' | ',' | '\u{FF1A}' | '\u{FF0C}' | '\u{3001}')
+    c.is_alphanumeric()
+}
+
+/// The colon and comma (with their full-width and ideographic forms): they
+/// separate groups too (`4111:1111:1111:1111`), but times (`10:15:30`),
+/// lists (`1,2,3`) and grouped thousands use them, so a window joined by one
+/// is held to more (see `chain_card_numbers`).
+pub(crate) fn is_weak_separator(c: char) -> bool {
+    matches!(c, ':' | ',' | '\u{FF1A}' | '\u{FF0C}' | '\u{3001}')
 }
 
 /// Characters that may stand between the digit groups of a written number:
@@ -221,7 +228,12 @@ mod tests {
             let Some(c) = char::from_u32(cp) else {
                 continue;
             };
-            let classes = [digit_value(c).is_some(), is_ignorable(c), is_separator(c)];
+            let classes = [
+                digit_value(c).is_some(),
+                is_ignorable(c),
+                is_separator(c),
+                is_weak_separator(c),
+            ];
             assert!(
                 classes.iter().filter(|x| **x).count() <= 1,
                 "U+{cp:X} is in two classes"
