@@ -18,6 +18,20 @@ DETOKENIZER = f"arn:aws:sts::{ACCOUNT}:assumed-role/settlement-detokenizer/settl
 ADMIN = f"arn:aws:sts::{ACCOUNT}:assumed-role/tessera-admin/erasure-51d0"
 STRANGER = f"arn:aws:sts::{ACCOUNT}:assumed-role/marketing-analytics/report-9e02"
 FORWARDER = f"arn:aws:sts::{ACCOUNT}:assumed-role/payments-forwarder/charge-4b17"
+CHECKOUT = f"arn:aws:sts::{ACCOUNT}:assumed-role/checkout-backend/web-3c1d"
+CHECKOUT_ROLE = f"arn:aws:iam::{ACCOUNT}:role/checkout-backend"
+# The public capture API (its own API id; the IAM API is abc123/def456).
+CAPTURE_API = "pub789"
+SHOP = "https://shop.example"
+# Capture sessions the replay test seeds (capture-fixtures.json): a known
+# client secret, so the capture events can authenticate. Test values only.
+FIXTURE_SESSION = "cs_aaaaaaaaaaaaaaaaaaaaaaaaaa"
+FIXTURE_SECRET = "cscs_" + "A" * 43
+UNKNOWN_SESSION = "cs_zzzzzzzzzzzzzzzzzzzzzzzzzz"
+CAPTURE_FIXTURES = [
+    {"session_id": FIXTURE_SESSION, "client_secret": FIXTURE_SECRET, "owner": CHECKOUT_ROLE,
+     "origins": [SHOP], "max_cards": 1},
+]
 # The dev stack's stub processor (scripts/dev; tests/replay.rs starts its own).
 STUB = "https://processor.localhost:18443"
 # Fixture tokens the dev bootstrap and the replay test seed (fixtures.json).
@@ -286,6 +300,109 @@ both("forward-not-listed", "forward", "POST", "/v1/forward", "/v1/forward", STRA
      payload={"url": f"{STUB}/v1/charges", "method": "POST", "reason": "charge"}, problem="forbidden")
 
 
+# Capture sessions function (IAM API)
+for kind, builder in (("rest", rest), ("http", http)):
+    add(f"{kind}-capture-sessions-create", "capture-sessions",
+        builder("POST", "/v1/capture-sessions", "/v1/capture-sessions", CHECKOUT,
+                body({"origins": [SHOP], "max_cards": 2, "metadata": {"order": "A-3001"}})),
+        201, fields=["session_id", "client_secret", "expires_at"])
+add("rest-capture-sessions-get", "capture-sessions",
+    rest("GET", f"/v1/capture-sessions/{FIXTURE_SESSION}", "/v1/capture-sessions/{id}", CHECKOUT, None, {}, False,
+         {"id": FIXTURE_SESSION}),
+    200, fields=["session_id", "state", "expires_at", "max_cards", "failed_attempts", "cards"],
+    equals={"session_id": FIXTURE_SESSION, "state": "open", "cards": []})
+add("rest-capture-sessions-get-other-role", "capture-sessions",
+    rest("GET", f"/v1/capture-sessions/{FIXTURE_SESSION}", "/v1/capture-sessions/{id}", TOKENIZER, None, {}, False,
+         {"id": FIXTURE_SESSION}),
+    404, problem="capture-session-not-found")
+add("rest-capture-sessions-bad-origin", "capture-sessions",
+    rest("POST", "/v1/capture-sessions", "/v1/capture-sessions", CHECKOUT,
+         body({"origins": ["https://*.shop.example"]})),
+    400, problem="invalid-origin")
+add("rest-capture-sessions-pan-in-metadata", "capture-sessions",
+    rest("POST", "/v1/capture-sessions", "/v1/capture-sessions", CHECKOUT,
+         body({"origins": [SHOP], "metadata": {"note": "4111 1111 1111 1111"}})),
+    400, problem="invalid-metadata")
+
+
+def expect_headers(headers):
+    """The response headers the last added event must carry (names lower case)."""
+    EVENTS[-1][3]["headers"] = headers
+
+
+FRAME_CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
+             "img-src 'self' data:; form-action 'none'; base-uri 'none'; frame-ancestors " + SHOP)
+
+
+def public(method, path, resource, query=None, body_text=None, headers=None):
+    """A REST API event of the public capture API: no IAM principal."""
+    ev = rest(method, path, resource, None, body_text, headers if headers is not None else {})
+    ev["requestContext"]["apiId"] = CAPTURE_API
+    ev["requestContext"]["domainName"] = f"{CAPTURE_API}.execute-api.us-east-1.amazonaws.com"
+    if query:
+        ev["queryStringParameters"] = query
+        ev["multiValueQueryStringParameters"] = {k: [v] for k, v in query.items()}
+    return ev
+
+
+CAPTURE_JSON = {"content-type": "application/json", "origin": SHOP,
+                "authorization": f"Bearer {FIXTURE_SECRET}"}
+SESSION = {"session": FIXTURE_SESSION}
+add("rest-capture-frame", "capture",
+    public("GET", "/capture/v1/frame", "/capture/v1/frame", SESSION), 200)
+expect_headers({"content-type": "text/html; charset=utf-8", "content-security-policy": FRAME_CSP,
+                "referrer-policy": "no-referrer", "cache-control": "no-store"})
+add("rest-capture-frame-unknown", "capture",
+    public("GET", "/capture/v1/frame", "/capture/v1/frame", {"session": UNKNOWN_SESSION}),
+    404, problem="capture-session-not-found")
+expect_headers({"content-security-policy": "default-src 'none'; frame-ancestors 'none'"})
+add("rest-capture-loader", "capture",
+    public("GET", "/capture/v1/tessera-capture.js", "/capture/v1/tessera-capture.js"), 200)
+expect_headers({"content-type": "text/javascript; charset=utf-8", "cache-control": "public, max-age=300",
+                "access-control-allow-origin": "*", "cross-origin-resource-policy": "cross-origin"})
+add("rest-capture-preflight", "capture",
+    public("OPTIONS", "/v1/capture", "/v1/capture", SESSION, None,
+           {"origin": SHOP, "access-control-request-method": "POST",
+            "access-control-request-headers": "authorization,content-type"}), 204)
+expect_headers({"access-control-allow-origin": SHOP, "access-control-allow-methods": "POST",
+                "access-control-allow-headers": "authorization, content-type", "vary": "Origin"})
+add("rest-capture-wrong-secret", "capture",
+    public("POST", "/v1/capture", "/v1/capture", SESSION, body({"pan": "4111111111111111"}),
+           {**CAPTURE_JSON, "authorization": "Bearer cscs_" + "B" * 43}),
+    401, problem="capture-unauthorized")
+add("rest-capture-unknown-session", "capture",
+    public("POST", "/v1/capture", "/v1/capture", {"session": UNKNOWN_SESSION}, body({"pan": "4111111111111111"}),
+           CAPTURE_JSON),
+    401, problem="capture-unauthorized")
+add("rest-capture-cvv", "capture",
+    public("POST", "/v1/capture", "/v1/capture", SESSION, body({"pan": "4111111111111111", "cvv": "123"}),
+           CAPTURE_JSON),
+    400, problem="forbidden-field")
+add("rest-capture-pan-in-name", "capture",
+    public("POST", "/v1/capture", "/v1/capture", SESSION,
+           body({"pan": "4111111111111111", "cardholder_name": "4111 1111 1111 1111"}), CAPTURE_JSON),
+    400, problem="invalid-cardholder-name")
+add("rest-capture", "capture",
+    public("POST", "/v1/capture", "/v1/capture", SESSION,
+           body({"pan": "5105105105105100", "expiry": "12/30", "cardholder_name": "Jane Doe"}), CAPTURE_JSON),
+    201, fields=["token", "bin", "last4", "brand"], equals={"last4": "5100", "brand": "mastercard"})
+expect_headers({"access-control-allow-origin": SHOP, "vary": "Origin"})
+add("rest-capture-used", "capture",
+    public("POST", "/v1/capture", "/v1/capture", SESSION, body({"pan": "4111111111111111"}), CAPTURE_JSON),
+    410, problem="capture-session-closed")
+expect_headers({"access-control-allow-origin": SHOP})
+# The API-origin check both ways: capture refuses the IAM API's events, and
+# the IAM functions refuse the capture API's.
+iam_capture = public("POST", "/v1/capture", "/v1/capture", SESSION, body({"pan": "4111111111111111"}),
+                     CAPTURE_JSON)
+iam_capture["requestContext"]["apiId"] = "abc123"
+add("rest-capture-from-iam-api", "capture", iam_capture, 403, problem="untrusted-origin")
+# The public API carries no IAM principal.
+public_tokenize = rest("POST", "/v1/tokens", "/v1/tokens", None, body({"pan": "4111111111111111"}))
+public_tokenize["requestContext"]["apiId"] = CAPTURE_API
+add("rest-tokenize-from-capture-api", "tokenize", public_tokenize, 403, problem="untrusted-origin")
+
+
 def main():
     for old in HERE.glob("*.json"):
         old.unlink()
@@ -295,6 +412,7 @@ def main():
         manifest.append({"event": f"{name}.json", "function": function, **expect})
     (HERE / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     (HERE / "fixtures.json").write_text(json.dumps(FIXTURES, indent=2) + "\n")
+    (HERE / "capture-fixtures.json").write_text(json.dumps(CAPTURE_FIXTURES, indent=2) + "\n")
     print(f"wrote {len(manifest)} events")
 
 

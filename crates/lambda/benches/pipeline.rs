@@ -61,7 +61,8 @@ fn apps() -> (App<Tokenize>, App<Detokenize>) {
                 CacheLimits::default(),
             ),
             Scopes::default(),
-        ),
+        )
+        .with_dedup_roles(AllowList::parse(&role(CALLER)).expect("dedup roles")),
         access(
             &["TESSERA_TOKENIZE_ROLES", "TESSERA_DESCRIBE_ROLES"],
             CALLER,

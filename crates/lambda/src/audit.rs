@@ -50,6 +50,18 @@ audit_names! {
         Delete => "delete",
         /// `POST /v1/forward`
         Forward => "forward",
+        /// `POST /v1/capture-sessions`
+        CreateCaptureSession => "create_capture_session",
+        /// `GET /v1/capture-sessions/{id}`
+        GetCaptureSession => "get_capture_session",
+        /// `POST /v1/capture`
+        Capture => "capture",
+        /// `OPTIONS /v1/capture`
+        CapturePreflight => "capture_preflight",
+        /// `GET /capture/v1/frame`
+        CaptureFrame => "capture_frame",
+        /// `GET /capture/v1/frame.js`, `frame.css`, `tessera-capture.js`
+        CaptureAsset => "capture_asset",
     }
 }
 
@@ -137,6 +149,12 @@ pub struct AuditEvent {
     pub upstream_status: Option<u16>,
     /// Forward: milliseconds spent on the outbound call.
     pub upstream_latency_ms: Option<u64>,
+    /// Tokenize: items answered with an existing token (dedup or lookup hits).
+    pub dedup_hits: usize,
+    /// Tokenize: items answered with a new token.
+    pub new_tokens: usize,
+    /// Capture: the capture session's id (not secret; never its client secret).
+    pub session: String,
     /// Milliseconds spent in the handler.
     pub latency_ms: u64,
     /// `AWS_LAMBDA_FUNCTION_VERSION`.
@@ -176,6 +194,9 @@ impl AuditEvent {
             tokens = self.tokens,
             upstream_status = %or_empty(&self.upstream_status),
             upstream_latency_ms = %or_empty(&self.upstream_latency_ms),
+            dedup_hits = self.dedup_hits,
+            new_tokens = self.new_tokens,
+            session = %self.session,
             latency_ms = self.latency_ms,
             function_version = %self.function_version,
             authz_config_sha256 = %self.authz_config_sha256,

@@ -18,7 +18,7 @@ use time::format_description::well_known::Rfc3339;
 use crate::audit::{AuditEvent, Decision as AuditDecision, Outcome};
 use crate::auth::{self, AllowList, ApiOrigin, Decision};
 use crate::event::{self, BodyDefect, EventError};
-use crate::functions::{Facts, Function, Reply};
+use crate::functions::{Authentication, Facts, Function, Reply};
 use crate::metrics::{MetricsSink, RequestMetrics};
 use crate::problem::{Kind, Problem};
 use crate::routing::{Routed, route};
@@ -186,7 +186,7 @@ impl<F: Function> App<F> {
                 if r.body() != &Body::Empty {
                     r.headers_mut().insert(
                         header::CONTENT_TYPE,
-                        HeaderValue::from_static("application/json"),
+                        HeaderValue::from_static(reply.content_type.unwrap_or("application/json")),
                     );
                 }
                 r
@@ -203,13 +203,26 @@ impl<F: Function> App<F> {
         audit.tokens = facts.tokens;
         audit.upstream_status = facts.upstream_status;
         audit.upstream_latency_ms = facts.upstream_latency_ms;
+        audit.dedup_hits = facts.dedup_hits;
+        audit.new_tokens = facts.new_tokens;
+        audit.session = std::mem::take(&mut facts.session);
+        if let Some(why) = facts.refused {
+            audit.decision = Some(AuditDecision::Deny);
+            audit.decision_reason = why.to_owned();
+        }
         let headers = response.headers_mut();
+        for (name, value) in std::mem::take(&mut facts.headers) {
+            headers.insert(name, value);
+        }
         if let Ok(v) = HeaderValue::from_str(&correlation) {
             headers.insert(CORRELATION_HEADER, v);
         }
         // Nothing this API returns may sit in a cache: PANs from detokenize
         // above all, but also token facts and errors.
-        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        // (A function's own Cache-Control, for public static assets, stays.)
+        if !headers.contains_key(header::CACHE_CONTROL) {
+            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        }
         headers.insert(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
@@ -228,6 +241,11 @@ impl<F: Function> App<F> {
             errors: u64::from(status.is_server_error()),
             kms_calls: kms_calls(keys_before, keys_after),
             data_key_cache_hits: keys_after.cache_hits.saturating_sub(keys_before.cache_hits),
+            dedup_hits: u64::try_from(audit.dedup_hits).unwrap_or(u64::MAX),
+            captures: u64::try_from(facts.captures).unwrap_or(u64::MAX),
+            capture_failures: u64::try_from(facts.capture_failures).unwrap_or(u64::MAX),
+            sessions_burned: u64::try_from(facts.sessions_burned).unwrap_or(u64::MAX),
+            new_tokens: u64::try_from(audit.new_tokens).unwrap_or(u64::MAX),
             latency_us: u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
         };
         (self.metrics)(metrics.to_emf(SystemClock.now_millis(), F::NAME, audit.operation_name()));
@@ -256,6 +274,9 @@ impl<F: Function> App<F> {
                 Kind::UntrustedOrigin,
                 "call this API through its API Gateway endpoint",
             ));
+        }
+        if F::AUTHENTICATION == Authentication::Bearer {
+            return self.public(request, defect, audit, facts).await;
         }
         // Authorization comes next: a caller on none of the function's lists
         // learns nothing, not even which routes exist.
@@ -301,33 +322,60 @@ impl<F: Function> App<F> {
         {
             audit.decision = Some(AuditDecision::Deny);
             audit.decision_reason = "principal not on this route's allow-list".into();
-            self.function.note(&route, request, facts);
+            self.note(&route, request, facts);
             return Err(Problem::new(
                 Kind::Forbidden,
                 "this principal may not call this operation",
             ));
         }
-        match defect {
-            Some(BodyDefect::InvalidBase64) => {
-                return Err(Problem::new(
-                    Kind::InvalidBase64,
-                    "the body is not valid base64",
-                ));
-            }
-            Some(BodyDefect::NotUtf8) => {
-                return Err(Problem::new(Kind::InvalidJson, "the body is not UTF-8"));
-            }
-            None => {}
-        }
-        let body: &[u8] = request.body().as_ref();
-        if body.len() > MAX_BODY_BYTES {
-            return Err(Problem::new(
-                Kind::PayloadTooLarge,
-                "send at most 65536 bytes",
-            ));
-        }
+        check_body(request, defect)?;
         self.function.run(route, request, &principal, facts).await
     }
+
+    /// A bearer function's request: routed, its body checked, then the
+    /// function authenticates the caller itself.
+    async fn public(
+        &self,
+        request: &Request,
+        defect: Option<BodyDefect>,
+        audit: &mut AuditEvent,
+        facts: &mut Facts,
+    ) -> Result<Reply, Problem> {
+        audit.decision = Some(AuditDecision::Allow);
+        audit.decision_reason = "public route: the function authenticates the caller".into();
+        let route = match route(F::ROUTES, request.method(), request.raw_http_path()) {
+            Routed::Found(route) => route,
+            Routed::NotFound => return Err(Problem::new(Kind::RouteNotFound, "no such route")),
+            Routed::MethodNotAllowed(methods) => return Err(Problem::method_not_allowed(methods)),
+        };
+        audit.operation = Some(F::operation(&route));
+        check_body(request, defect)?;
+        self.function.run_public(route, request, facts).await
+    }
+}
+
+/// Refuses a body that did not decode or is over the size limit.
+fn check_body(request: &Request, defect: Option<BodyDefect>) -> Result<(), Problem> {
+    match defect {
+        Some(BodyDefect::InvalidBase64) => {
+            return Err(Problem::new(
+                Kind::InvalidBase64,
+                "the body is not valid base64",
+            ));
+        }
+        Some(BodyDefect::NotUtf8) => {
+            return Err(Problem::new(Kind::InvalidJson, "the body is not UTF-8"));
+        }
+        None => {}
+    }
+    let body: &[u8] = request.body().as_ref();
+    if body.len() > MAX_BODY_BYTES {
+        return Err(Problem::new(
+            Kind::PayloadTooLarge,
+            "send at most 65536 bytes",
+        ));
+    }
+    Ok(())
 }
 
 impl<F: Function> App<F> {
@@ -337,7 +385,16 @@ impl<F: Function> App<F> {
     fn note_refused(&self, request: &Request, audit: &mut AuditEvent, facts: &mut Facts) {
         if let Routed::Found(route) = route(F::ROUTES, request.method(), request.raw_http_path()) {
             audit.operation = Some(F::operation(&route));
-            self.function.note(&route, request, facts);
+            self.note(&route, request, facts);
+        }
+    }
+
+    /// What a refused request names, read only from a body within the size
+    /// limit: a refused caller must not make the function parse more than an
+    /// allowed one could (a 6 MiB body of placeholders, parsed for the audit).
+    fn note(&self, route: &F::Route, request: &Request, facts: &mut Facts) {
+        if request.body().len() <= MAX_BODY_BYTES {
+            self.function.note(route, request, facts);
         }
     }
 }

@@ -3,7 +3,8 @@
 //! One binary per function, each with its own IAM role, and one module per
 //! function in [`functions`]: its routes, request bodies, handlers and how it
 //! is built ([`functions::Tokenize`], [`functions::Detokenize`],
-//! [`functions::Admin`], [`functions::Forward`]). Every function runs inside the same small envelope,
+//! [`functions::Admin`], [`functions::Forward`], [`functions::CaptureSessions`],
+//! [`functions::Capture`]). Every function runs inside the same small envelope,
 //! [`envelope::App`]: correlation id, caller authorization ([`auth`]),
 //! routing ([`routing`]), body limits, the function's handler (bodies parsed
 //! by [`extract`], fields by [`fields`], answers shaped by [`views`]), then one
@@ -27,5 +28,5 @@ pub mod telemetry;
 pub mod views;
 
 pub use envelope::{App, Serve};
-pub use functions::{Admin, Detokenize, Forward, Function, Tokenize};
+pub use functions::{Admin, Capture, CaptureSessions, Detokenize, Forward, Function, Tokenize};
 pub use init::{build_app, build_app_on, run};

@@ -28,6 +28,16 @@ pub struct RequestMetrics {
     pub kms_calls: u64,
     /// Data-key cache hits while serving it.
     pub data_key_cache_hits: u64,
+    /// Tokenize items answered with an existing token.
+    pub dedup_hits: u64,
+    /// Tokenize items answered with a new token.
+    pub new_tokens: u64,
+    /// Capture: cards captured.
+    pub captures: u64,
+    /// Capture: failed attempts counted.
+    pub capture_failures: u64,
+    /// Capture: sessions burned.
+    pub sessions_burned: u64,
     /// Handler latency in microseconds. An integer on purpose: a float such
     /// as 8.255128000000001 prints a long digit run that log scanners
     /// (ours included) would flag as a possible PAN.
@@ -37,7 +47,7 @@ pub struct RequestMetrics {
 impl RequestMetrics {
     /// The EMF JSON line, dimensioned by function and operation.
     pub fn to_emf(&self, timestamp_millis: i64, function: &str, operation: &str) -> String {
-        json!({
+        let mut line = json!({
             "_aws": {
                 "Timestamp": timestamp_millis,
                 "CloudWatchMetrics": [{
@@ -49,6 +59,8 @@ impl RequestMetrics {
                         {"Name": "Errors", "Unit": "Count"},
                         {"Name": "KmsCalls", "Unit": "Count"},
                         {"Name": "DataKeyCacheHits", "Unit": "Count"},
+                        {"Name": "DedupHits", "Unit": "Count"},
+                        {"Name": "NewTokens", "Unit": "Count"},
                         {"Name": "Latency", "Unit": "Microseconds"}
                     ]
                 }]
@@ -60,8 +72,23 @@ impl RequestMetrics {
             "Errors": self.errors,
             "KmsCalls": self.kms_calls,
             "DataKeyCacheHits": self.data_key_cache_hits,
+            "DedupHits": self.dedup_hits,
+            "NewTokens": self.new_tokens,
             "Latency": self.latency_us,
-        })
-        .to_string()
+        });
+        // The capture function's own metrics, on its lines only (the other
+        // functions' EMF stays as it was).
+        if function == "capture" {
+            let defs = &mut line["_aws"]["CloudWatchMetrics"][0]["Metrics"];
+            if let Some(defs) = defs.as_array_mut() {
+                for name in ["Captures", "CaptureFailures", "SessionsBurned"] {
+                    defs.push(json!({"Name": name, "Unit": "Count"}));
+                }
+            }
+            line["Captures"] = self.captures.into();
+            line["CaptureFailures"] = self.capture_failures.into();
+            line["SessionsBurned"] = self.sessions_burned.into();
+        }
+        line.to_string()
     }
 }

@@ -61,18 +61,44 @@ kinds! {
     MethodNotAllowed => ("method-not-allowed", StatusCode::METHOD_NOT_ALLOWED, "The route does not support this method"),
     PayloadTooLarge => ("payload-too-large", StatusCode::PAYLOAD_TOO_LARGE, "The body is larger than 64 KiB"),
     UnsupportedMediaType => ("unsupported-media-type", StatusCode::UNSUPPORTED_MEDIA_TYPE, "The content type must be application/json"),
+    DedupNotGranted => ("dedup-not-granted", StatusCode::FORBIDDEN, "The caller is not granted dedup answers: it may tokenize, never learn whether a card is already tokenized"),
     DedupConflict => ("dedup-conflict", StatusCode::CONFLICT, "The card's existing token does not match this request's retention or metadata"),
     FpeTooShort => ("fpe-too-short", StatusCode::UNPROCESSABLE_ENTITY, "Format-preserving tokens need a PAN of at least 15 digits"),
     UntrustedOrigin => ("untrusted-origin", StatusCode::FORBIDDEN, "The request did not come through this deployment's API"),
     InvalidDestination => ("invalid-destination", StatusCode::BAD_REQUEST, "The forward URL is not an acceptable https URL"),
     DestinationNotAllowed => ("destination-not-allowed", StatusCode::FORBIDDEN, "No destination granted to the caller matches the URL and method"),
+    ForwardBodyInvalid => ("forward-body-invalid", StatusCode::BAD_REQUEST, "The forward body does not parse strictly in the destination's body format"),
+    ForwardPlaceholderMisplaced => ("forward-placeholder-misplaced", StatusCode::BAD_REQUEST, "A placeholder stands outside the destination's card fields"),
+    ForwardContentTypeMismatch => ("forward-content-type-mismatch", StatusCode::BAD_REQUEST, "The content type differs from the destination's body format"),
+    ForwardHeaderRefused => ("forward-header-refused", StatusCode::BAD_REQUEST, "A forward header is one Tessera does not send"),
     UpstreamAddressForbidden => ("upstream-address-forbidden", StatusCode::BAD_GATEWAY, "The destination's host resolves to an address that is not public"),
     UpstreamUnreachable => ("upstream-unreachable", StatusCode::BAD_GATEWAY, "The destination could not be reached over verified TLS"),
     UpstreamTooLarge => ("upstream-too-large", StatusCode::BAD_GATEWAY, "The destination's answer is larger than the limit"),
     UpstreamInvalid => ("upstream-invalid", StatusCode::BAD_GATEWAY, "The destination's answer could not be read as HTTP text"),
+    UpstreamUnscrubbable => ("upstream-unscrubbable", StatusCode::BAD_GATEWAY, "The destination's answer echoes a card number it was sent in a form that cannot be masked"),
     UpstreamTimeout => ("upstream-timeout", StatusCode::GATEWAY_TIMEOUT, "The destination did not answer in time"),
+    InvalidOrigin => ("invalid-origin", StatusCode::BAD_REQUEST, "An origin is not an exact https://host[:port] origin"),
+    InvalidSessionPolicy => ("invalid-session-policy", StatusCode::BAD_REQUEST, "The capture session's settings are not acceptable"),
+    InvalidCardholderName => ("invalid-cardholder-name", StatusCode::BAD_REQUEST, "The cardholder name is not acceptable"),
+    CaptureSessionNotFound => ("capture-session-not-found", StatusCode::NOT_FOUND, "No capture session by that id for this caller"),
+    CaptureUnauthorized => ("capture-unauthorized", StatusCode::UNAUTHORIZED, "Unknown capture session or wrong client secret"),
+    CaptureSessionClosed => ("capture-session-closed", StatusCode::GONE, "The capture session no longer captures"),
     Unavailable => ("service-unavailable", StatusCode::SERVICE_UNAVAILABLE, "A dependency is temporarily unavailable; retry later"),
     Internal => ("internal-error", StatusCode::INTERNAL_SERVER_ERROR, "The request could not be completed"),
+}
+
+/// Whether a kind is the capture functions' own (produced by
+/// crates/lambda/tests/capture.rs, as forward's by forward.rs).
+pub fn is_capture_kind(kind: Kind) -> bool {
+    matches!(
+        kind,
+        Kind::InvalidOrigin
+            | Kind::InvalidSessionPolicy
+            | Kind::InvalidCardholderName
+            | Kind::CaptureSessionNotFound
+            | Kind::CaptureUnauthorized
+            | Kind::CaptureSessionClosed
+    )
 }
 
 impl Kind {

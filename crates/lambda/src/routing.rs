@@ -13,6 +13,9 @@ pub enum PathSpec<R> {
     Exact(&'static str, R),
     /// A prefix followed by one `{token}` segment, such as `/v1/tokens/`.
     Token(&'static str, fn(String) -> R),
+    /// A prefix followed by one segment named in the template, such as
+    /// `/v1/capture-sessions/` and `id`.
+    Segment(&'static str, &'static str, fn(String) -> R),
 }
 
 /// One route: a method and a path.
@@ -30,6 +33,7 @@ impl<R> RouteSpec<R> {
         match &self.path {
             PathSpec::Exact(path, _) => (*path).to_owned(),
             PathSpec::Token(prefix, _) => format!("{prefix}{{token}}"),
+            PathSpec::Segment(prefix, name, _) => format!("{prefix}{{{name}}}"),
         }
     }
 }
@@ -45,10 +49,29 @@ pub enum Routed<R> {
     NotFound,
 }
 
+/// Where the capture frame's routes live (`/capture/v1/frame`): apart from
+/// `/v1/`, so the frame's relative `../../v1/capture` reaches the capture
+/// route under a stage and under `cargo lambda watch` alike.
+const CAPTURE_ROOT: &str = "/capture/v1/";
+
 /// The API path of a request path: a stage prefix (`/prod/v1/...`) or a
-/// function-URL prefix from `cargo lambda watch` is dropped, as is a trailing slash.
+/// function-URL prefix from `cargo lambda watch` (`/lambda-url/<name>`) is
+/// dropped, as is a trailing slash.
 pub fn api_path(raw: &str) -> &str {
-    let path = raw.find("/v1/").map_or(raw, |i| &raw[i..]);
+    let rooted = |p: &str| p.starts_with("/v1/") || p.starts_with(CAPTURE_ROOT);
+    // The path itself, without watch's function-URL prefix, or without one
+    // leading segment (a stage): the first that starts at an API root.
+    let without_function_url = raw
+        .strip_prefix("/lambda-url/")
+        .and_then(|rest| rest.find('/').map(|i| &rest[i..]));
+    let without_stage = raw
+        .get(1..)
+        .and_then(|rest| rest.find('/').map(|i| &rest[i..]));
+    let path = [Some(raw), without_function_url, without_stage]
+        .into_iter()
+        .flatten()
+        .find(|p| rooted(p))
+        .unwrap_or_else(|| raw.find("/v1/").map_or(raw, |i| &raw[i..]));
     path.strip_suffix('/').unwrap_or(path)
 }
 
@@ -57,7 +80,7 @@ impl<R: Clone> PathSpec<R> {
     fn matches(&self, path: &str) -> Option<(R, bool)> {
         match self {
             PathSpec::Exact(p, route) => (*p == path).then(|| (route.clone(), false)),
-            PathSpec::Token(prefix, build) => {
+            PathSpec::Token(prefix, build) | PathSpec::Segment(prefix, _, build) => {
                 let param = path.strip_prefix(prefix)?;
                 (!param.is_empty() && !param.contains('/')).then(|| (build(param.to_owned()), true))
             }
@@ -65,7 +88,10 @@ impl<R: Clone> PathSpec<R> {
     }
 }
 
-/// Routes `method raw_path` in `table`; exact paths win over `{token}` ones.
+/// Routes `method raw_path` in `table`. An exact path wins over `{token}`
+/// ones whatever the method, as OpenAPI matches concrete paths first:
+/// `GET /v1/tokens/batch` is a 405 (`Allow: POST`), not a describe of a
+/// token named `batch`.
 pub fn route<R: Clone>(table: &[RouteSpec<R>], method: &Method, raw_path: &str) -> Routed<R> {
     let path = api_path(raw_path);
     let mut candidates: Vec<(&Method, R, bool)> = table
@@ -76,7 +102,9 @@ pub fn route<R: Clone>(table: &[RouteSpec<R>], method: &Method, raw_path: &str) 
                 .map(|(route, param)| (&spec.method, route, param))
         })
         .collect();
-    candidates.sort_by_key(|(_, _, param)| *param);
+    if candidates.iter().any(|(_, _, param)| !param) {
+        candidates.retain(|(_, _, param)| !param);
+    }
     if let Some(at) = candidates.iter().position(|(m, _, _)| *m == method) {
         return Routed::Found(candidates.swap_remove(at).1);
     }
@@ -123,12 +151,34 @@ mod tests {
     ];
 
     #[test]
+    fn an_exact_path_hides_token_routes_of_other_methods() {
+        assert_eq!(
+            route(TABLE, &Method::DELETE, "/v1/items/batch"),
+            Routed::MethodNotAllowed(vec![Method::GET])
+        );
+        assert_eq!(
+            route(TABLE, &Method::POST, "/v1/items/tok_1"),
+            Routed::MethodNotAllowed(vec![Method::GET, Method::DELETE])
+        );
+    }
+
+    #[test]
     fn stage_prefixes_and_trailing_slashes_are_dropped() {
         assert_eq!(api_path("/v1/items"), "/v1/items");
         assert_eq!(api_path("/prod/v1/items/"), "/v1/items");
         assert_eq!(api_path("/lambda-url/tokenize/v1/items/x"), "/v1/items/x");
         assert_eq!(api_path("/items/"), "/items");
         assert_eq!(api_path("/"), "");
+        // The capture function's two roots, under a stage and under watch.
+        assert_eq!(api_path("/prod/capture/v1/frame"), "/capture/v1/frame");
+        assert_eq!(
+            api_path("/lambda-url/capture/capture/v1/frame"),
+            "/capture/v1/frame"
+        );
+        assert_eq!(api_path("/lambda-url/capture/v1/capture"), "/v1/capture");
+        assert_eq!(api_path("/prod/v1/capture"), "/v1/capture");
+        assert_eq!(api_path("/capture/v1/frame.js"), "/capture/v1/frame.js");
+        assert_eq!(api_path("/base/prod/v1/tokens"), "/v1/tokens");
     }
 
     #[test]
@@ -165,10 +215,11 @@ mod tests {
             route(TABLE, &Method::PUT, "/v1/items/tok_1"),
             Routed::MethodNotAllowed(vec![Method::GET, Method::DELETE])
         );
-        // Two GET routes match this path; GET is named once.
+        // The exact path's methods only: its `{token}` twin's DELETE is not
+        // a method of `/v1/items/batch` (the OpenAPI document lists none).
         assert_eq!(
             route(TABLE, &Method::PATCH, "/v1/items/batch"),
-            Routed::MethodNotAllowed(vec![Method::GET, Method::DELETE])
+            Routed::MethodNotAllowed(vec![Method::GET])
         );
         assert_eq!(
             route(TABLE, &Method::GET, "/v1/items"),

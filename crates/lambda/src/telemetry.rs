@@ -21,7 +21,7 @@ use serde_json::{Map, Value};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use tracing::field::{Field, Visit};
-use tracing::{Dispatch, Event, Subscriber};
+use tracing::{Dispatch, Event, Level, Subscriber};
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::Layer;
 use tracing_subscriber::filter::{FilterExt, filter_fn};
@@ -31,30 +31,41 @@ use tracing_subscriber::layer::{Context, SubscriberExt};
 /// The tracing target of audit events.
 pub const AUDIT_TARGET: &str = "audit";
 
-/// Directives that hold whatever the level: the SDK, Lambda runtime and HTTP
-/// stacks never log below `warn`, because at trace level they can print
+/// Crates that never log below `warn`, whatever the level or `RUST_LOG`
+/// says: at trace level the SDK, Lambda runtime and HTTP stacks can print
 /// request and response bodies: KMS `GenerateDataKey` responses include a
 /// plaintext data key, and the Lambda runtime prints every raw event ("raw
-/// JSON event received from Lambda"), PANs included. `tests/trace_logging.rs`
-/// in this crate runs a function binary at TRACE and checks its output for a
-/// PAN. (Audit events are not filtered here at all: see [`AuditLayer`].)
-const FIXED_DIRECTIVES: &[&str] = &[
-    "lambda_runtime=warn",
-    "lambda_runtime_api_client=warn",
-    "lambda_http=warn",
-    "tower=warn",
-    "aws_smithy_runtime=warn",
-    "aws_smithy_runtime_api=warn",
-    "aws_smithy_http_client=warn",
-    "aws_config=warn",
-    "aws_sdk_dynamodb=warn",
-    "aws_sdk_kms=warn",
-    "aws_sdk_secretsmanager=warn",
-    "hyper=warn",
-    "hyper_util=warn",
-    "h2=warn",
-    "rustls=warn",
+/// JSON event received from Lambda"), PANs included. Each entry names a
+/// crate (every module of it: `lambda_runtime::layers` too); every `aws_*`
+/// and `lambda_*` crate is quiet as well. This is a filter of its own, not
+/// a directive in the user's filter, which a more specific user directive
+/// (a module, a span `[{...}]`) would override. `tests/trace_logging.rs`
+/// and `tests/quiet_crates.rs` in this crate check it. (Audit events are
+/// not filtered here at all: see [`AuditLayer`].)
+const QUIET_CRATES: &[&str] = &[
+    "tower",
+    "tower_http",
+    "hyper",
+    "hyper_util",
+    "h2",
+    "http",
+    "http_body",
+    "rustls",
+    "tokio_rustls",
+    "reqwest",
 ];
+/// Crate name prefixes that are quiet (the SDK's and the Lambda runtime's
+/// families: `aws_smithy_runtime`, `aws_sdk_kms`, `lambda_runtime`, ...).
+const QUIET_FAMILIES: &[&str] = &["aws_", "lambda_"];
+
+/// Whether an event or span of `target` at `level` may be logged at all:
+/// a quiet crate's only at `warn` and `error`.
+fn loud_enough(target: &str, level: &Level) -> bool {
+    let krate = target.split("::").next().unwrap_or(target);
+    let quiet =
+        QUIET_CRATES.contains(&krate) || QUIET_FAMILIES.iter().any(|f| krate.starts_with(f));
+    !quiet || *level <= Level::WARN
+}
 
 /// Log line format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -165,14 +176,12 @@ where
         "fatal" => "error".to_owned(),
         other => other.to_owned(),
     };
-    let mut filter = EnvFilter::builder().parse_lossy(level);
-    for d in FIXED_DIRECTIVES {
-        if let Ok(directive) = d.parse() {
-            filter = filter.add_directive(directive);
-        }
-    }
-    // The audit layer prints audit events; this one never does.
-    let others = filter.and(filter_fn(|m| m.target() != AUDIT_TARGET));
+    let filter = EnvFilter::builder().parse_lossy(level);
+    // The audit layer prints audit events; this one never does. The quiet
+    // crates' cap is its own filter, so no user directive can lift it.
+    let others = filter
+        .and(filter_fn(|m| m.target() != AUDIT_TARGET))
+        .and(filter_fn(|m| loud_enough(m.target(), m.level())));
     let registry = tracing_subscriber::registry().with(audit);
     let layer = tracing_subscriber::fmt::layer()
         .with_writer(writer)

@@ -9,7 +9,8 @@ use tessera_core::{Detokenized, Token, TokenDescription, TokenFacts, Tokenized};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-fn rfc3339(secs: i64) -> String {
+/// Unix seconds as RFC 3339.
+pub(crate) fn rfc3339(secs: i64) -> String {
     OffsetDateTime::from_unix_timestamp(secs)
         .ok()
         .and_then(|t| t.format(&Rfc3339).ok())

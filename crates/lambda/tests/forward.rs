@@ -49,11 +49,13 @@ async fn harness_with(policy: AddressPolicy, trust: Trust) -> Harness {
             }
         },
         destinations: |port| {
-            let all = r#"["/v1/charges","/v1/slow","/v1/big","/v1/binary","/v1/redirect"]"#;
             let fields = r#"["/a","/b","/card","/backup","/again","/card/number"]"#;
+            let paths = ["/v1/charges", "/v1/slow", "/v1/big", "/v1/binary", "/v1/redirect"]
+                .map(|p| format!(r#"{{"prefix":"{p}","card_fields":{fields}}}"#))
+                .join(",");
             let dest = |name: &str, host: &str| {
                 format!(
-                    r#"{{"name":"{name}","host":"{host}","port":{port},"path_prefixes":{all},"methods":["POST","GET"],"card_fields":{fields},"query":true}}"#
+                    r#"{{"name":"{name}","host":"{host}","port":{port},"methods":["POST","GET"],"body_format":"json","paths":[{paths}],"query":true}}"#
                 )
             };
             format!(
@@ -433,6 +435,7 @@ async fn placeholders_and_card_numbers_are_refused_outside_the_body() {
 /// kind through the other three functions.
 fn forward_only(slug: &str) -> bool {
     slug.starts_with("upstream-")
+        || slug.starts_with("forward-")
         || slug.ends_with("destination")
         || slug.starts_with("destination-")
 }
@@ -484,6 +487,32 @@ async fn every_forward_problem_kind_is_produced_by_some_request() {
         h.forward(h.url("processor.example", "/v1/slow"), "{}")
             .await,
         "upstream-timeout",
+    );
+    let url = h.url("processor.example", "/v1/charges");
+    expect(
+        h.forward(url.clone(), &format!("{body} trailing")).await,
+        "forward-body-invalid",
+    );
+    expect(
+        h.forward(url.clone(), &body.replace("\"a\"", "\"note\""))
+            .await,
+        "forward-placeholder-misplaced",
+    );
+    let with = |headers: Value| json!({"url": url, "method": "POST", "headers": headers, "body": body, "reason": "r"});
+    expect(
+        h.call(FORWARDER, with(json!({"content-type": "text/xml"})))
+            .await,
+        "forward-content-type-mismatch",
+    );
+    expect(
+        h.call(FORWARDER, with(json!({"Accept": "a", "accept": "b"})))
+            .await,
+        "forward-header-refused",
+    );
+    expect(
+        h.forward(h.url("processor.example", "/v1/charges?echo=base64"), &body)
+            .await,
+        "upstream-unscrubbable",
     );
     let all: std::collections::BTreeSet<String> = tessera_lambda::problem::Kind::ALL
         .iter()

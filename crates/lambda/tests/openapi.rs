@@ -15,12 +15,16 @@ use tessera_core::{
     Brand, Detokenized, Metadata, Pan, Token, TokenDescription, TokenFacts, TokenFormat,
 };
 use tessera_lambda::extract::JsonBody;
+use tessera_lambda::functions::capture::{CaptureBody, CapturedView};
+use tessera_lambda::functions::capture_sessions::{
+    CapturedCardView, CreateSessionBody, CreatedSessionView, SessionView,
+};
 use tessera_lambda::functions::detokenize::{DetokenizeBatchBody, DetokenizeBody};
 use tessera_lambda::functions::forward::{ForwardBody, ForwardedView};
 use tessera_lambda::functions::tokenize::{LookupBody, TokenizeBatchBody, TokenizeBody};
 use tessera_lambda::problem::{Kind, Problem};
 use tessera_lambda::views::{DetokenizedView, TokenView};
-use tessera_lambda::{Admin, Detokenize, Forward, Function, Tokenize};
+use tessera_lambda::{Admin, Capture, CaptureSessions, Detokenize, Forward, Function, Tokenize};
 
 const METHODS: &[&str] = &[
     "get", "put", "post", "delete", "patch", "head", "options", "trace",
@@ -93,6 +97,8 @@ fn the_spec_has_exactly_the_routes_the_functions_serve() {
     routes_of::<Detokenize>(&mut served);
     routes_of::<Admin>(&mut served);
     routes_of::<Forward>(&mut served);
+    routes_of::<CaptureSessions>(&mut served);
+    routes_of::<Capture>(&mut served);
 
     let mut documented = BTreeSet::new();
     for (path, item) in spec["paths"].as_object().expect("paths") {
@@ -123,6 +129,8 @@ fn bodies() -> Vec<(&'static str, &'static str, &'static [&'static str])> {
         ("post", "/v1/detokenize", DetokenizeBody::FIELDS),
         ("post", "/v1/detokenize/batch", DetokenizeBatchBody::FIELDS),
         ("post", "/v1/forward", ForwardBody::FIELDS),
+        ("post", "/v1/capture-sessions", CreateSessionBody::FIELDS),
+        ("post", "/v1/capture", CaptureBody::FIELDS),
     ]
 }
 
@@ -234,6 +242,38 @@ fn response_schemas_have_exactly_the_fields_the_views_serialize() {
         body: "{}".into(),
     };
     assert_eq!(schema_properties(&spec, "Forwarded"), keys(&forwarded));
+
+    let created = CreatedSessionView {
+        session_id: "cs_abcdefghijklmnopqrstuvwxyz".into(),
+        client_secret: "cscs_x".into(),
+        expires_at: "2026-11-26T06:15:00Z".into(),
+    };
+    assert_eq!(
+        schema_properties(&spec, "CaptureSessionCreated"),
+        keys(&created)
+    );
+    let card = CapturedCardView {
+        token: TokenView::new(&token, &facts()),
+        cardholder_name: Some("Jane Doe".into()),
+    };
+    assert_eq!(schema_properties(&spec, "CapturedCard"), keys(&card));
+    let session = SessionView {
+        session_id: "cs_abcdefghijklmnopqrstuvwxyz".into(),
+        state: "open",
+        expires_at: "2026-11-26T06:15:00Z".into(),
+        max_cards: 1,
+        failed_attempts: 0,
+        cards: vec![card],
+    };
+    assert_eq!(schema_properties(&spec, "CaptureSession"), keys(&session));
+    let captured = CapturedView {
+        token: token.as_str().into(),
+        bin: "411111".into(),
+        last4: "1111".into(),
+        brand: "visa",
+        expires_at: Some("2027-01-01T00:00:00Z".into()),
+    };
+    assert_eq!(schema_properties(&spec, "Captured"), keys(&captured));
 
     let problem = Problem::new(Kind::Internal, "x").body(Some("correlation"));
     assert_eq!(schema_properties(&spec, "Problem"), keys(&problem));

@@ -271,7 +271,8 @@ async fn a_tokenizer_learns_nothing_about_another_roles_tokens() {
                 CacheLimits::default(),
             ),
             Scopes::default(),
-        ),
+        )
+        .with_dedup_roles(AllowList::parse(&both).expect("dedup roles")),
         Access {
             origin: ApiOrigin::parse("api", "$default").expect("origin"),
             lists: vec![(

@@ -15,7 +15,7 @@ use tessera_core::memory::MemoryVault;
 use tessera_core::*;
 use tessera_lambda::problem::Kind;
 
-const README: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md");
+const README: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/api.md");
 
 fn problem_type(body: &Value) -> String {
     body["type"]
@@ -146,9 +146,18 @@ impl IssuingVault for FailingVault {
         self.check()?;
         self.inner.find_index(key).await
     }
-    async fn create_index(&self, i: &IndexEntry, now: i64) -> Result<(), CreateError> {
+    async fn create_index(
+        &self,
+        i: &IndexEntry,
+        now: i64,
+        replacing: Option<&Token>,
+    ) -> Result<(), CreateError> {
         self.check()?;
-        self.inner.create_index(i, now).await
+        self.inner.create_index(i, now, replacing).await
+    }
+    async fn confirm(&self, token: &Token, fp: &[&Fingerprint]) -> Result<bool, VaultError> {
+        self.check()?;
+        self.inner.confirm(token, fp).await
     }
     async fn abandon(&self, r: &VaultRecord, now: i64) -> Result<(), VaultError> {
         self.check()?;
@@ -489,6 +498,19 @@ async fn every_problem_kind_is_produced_by_some_request() {
         "dedup-conflict",
     );
     expect(
+        send(
+            t,
+            event(
+                UNGRANTED,
+                "POST",
+                "/v1/tokens/lookup",
+                &json!({ "pan": VISA }),
+            ),
+        )
+        .await,
+        "dedup-not-granted",
+    );
+    expect(
         send(t, tok(json!({ "pan": "4222222222222", "format": "fpe" }))).await,
         "fpe-too-short",
     );
@@ -512,10 +534,12 @@ async fn every_problem_kind_is_produced_by_some_request() {
     vault.fail_with(Some(VaultError::Corrupt("bad item".into())));
     expect(send(t, tok(json!({ "pan": VISA }))).await, "internal-error");
 
-    // Forward's own kinds (destinations and upstream failures) are produced
-    // in `forward.rs`, against its stub processor, by the same rule.
+    // Forward's own kinds (destinations, bodies, headers and upstream
+    // failures) are produced in `forward.rs`, against its stub processor, by
+    // the same rule.
     let forward_only = |slug: &str| {
         slug.starts_with("upstream-")
+            || slug.starts_with("forward-")
             || slug.ends_with("destination")
             || slug.starts_with("destination-")
     };
@@ -523,6 +547,12 @@ async fn every_problem_kind_is_produced_by_some_request() {
         .iter()
         .map(|k| k.slug().to_owned())
         .filter(|s| !forward_only(s))
+        // The capture functions' kinds: produced in `capture.rs`.
+        .filter(|s| {
+            !Kind::ALL
+                .iter()
+                .any(|k| k.slug() == s && tessera_lambda::problem::is_capture_kind(*k))
+        })
         .collect();
     assert_eq!(produced, all, "a problem kind no request produces");
 }

@@ -191,9 +191,9 @@ async fn refused_pan_without_check_digit_in_metadata_and_reason() {
 }
 
 /// F3 (fixed): any punctuation or symbol between digit groups separates them,
-/// and dotted octets are an exempt address only one address at a time. Still
-/// accepted by design (README): `+`, `,` and `:` between groups, which time
-/// zones, lists and times use.
+/// and dotted octets are an exempt address only one address at a time.
+/// (`:` and `,` between groups: tests/separators.rs; `+` still starts a
+/// phone number, by design.)
 #[tokio::test]
 async fn refused_pan_in_metadata_with_unusual_separators() {
     let s = stack();

@@ -58,8 +58,9 @@ fn methods(func: Func, path: &str) -> &'static [&'static str] {
         .filter(|s| !s.is_empty() && !s.contains('/'));
     match (func, path, segment) {
         (Func::Tokenize, "/v1/tokens", _) => &["POST"],
-        // Exact routes, and `{token}` read as a token that does not parse.
-        (Func::Tokenize, "/v1/tokens/batch" | "/v1/tokens/lookup", _) => &["POST", "GET"],
+        // Exact routes only: they hide the `{token}` describe (OpenAPI
+        // matches concrete paths first).
+        (Func::Tokenize, "/v1/tokens/batch" | "/v1/tokens/lookup", _) => &["POST"],
         (Func::Tokenize, _, Some(_)) => &["GET"],
         (Func::Detokenize, "/v1/detokenize" | "/v1/detokenize/batch", _) => &["POST"],
         (Func::Admin, _, Some(_)) => &["DELETE"],
@@ -143,7 +144,8 @@ async fn apps() -> Apps {
     let metrics: tessera_lambda::metrics::MetricsSink = Arc::new(|_| {});
     Apps {
         tokenize: App::new(
-            Tokenize::new(tokenizer, Scopes::default()),
+            Tokenize::new(tokenizer, Scopes::default())
+                .with_dedup_roles(AllowList::parse(TOKENIZER).expect("dedup roles")),
             access(&[
                 ("TESSERA_TOKENIZE_ROLES", &[TOKENIZER]),
                 ("TESSERA_DESCRIBE_ROLES", &[TOKENIZER, DESCRIBER]),

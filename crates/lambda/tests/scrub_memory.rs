@@ -27,13 +27,16 @@ fn attack_scrub_allocates_over_a_hundred_times_the_answer_size() {
     for answer in [
         "2 ".repeat(scrub::MAX_ANSWER_DIGITS),
         "2 ".repeat(128 * 1024), // 256 KiB
+        // One base64-looking run, decoded at four offsets and searched.
+        "NDEx".repeat(64 * 1024),      // 256 KiB
+        "%4E&#x44;".repeat(28 * 1024), // escapes to decode, 252 KiB
     ] {
         let before = peak_rss();
         let started = std::time::Instant::now();
         let out = scrub::body(answer.as_bytes(), &[VISA]);
         let took = started.elapsed();
         let grew = peak_rss().saturating_sub(before);
-        let refused = out.is_none();
+        let refused = out.is_err();
         drop(out);
         assert!(
             grew <= 64 * 1024 * 1024,

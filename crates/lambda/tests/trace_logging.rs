@@ -1,4 +1,6 @@
-//! At `AWS_LAMBDA_LOG_LEVEL=TRACE` a function prints no PAN: the `tokenize`
+//! At `AWS_LAMBDA_LOG_LEVEL=TRACE`, or with a `RUST_LOG` that names the
+//! runtime, SDK and HTTP crates, their modules and spans at trace, a
+//! function prints no PAN: the `tokenize`
 //! binary runs against a stub Lambda Runtime API on 127.0.0.1 and the local
 //! AWS emulator, is handed events carrying a test PAN in its body (three
 //! spellings), path and query string, and everything it prints on stdout and
@@ -196,19 +198,20 @@ impl Drop for Function {
 
 /// Runs `tokenize` at TRACE in `format` over all events; returns what it
 /// printed (stdout then stderr) and its replies.
-async fn run_at_trace(format: &str) -> (String, Vec<Reply>) {
+async fn run_at_trace(format: &str, (level_var, level): (&str, &str)) -> (String, Vec<Reply>) {
     let sdk = load_sdk_config().await;
     assert!(
         endpoint_is_loopback(&sdk),
         "AWS_ENDPOINT_URL must point at the local emulator (127.0.0.1); run this test through scripts/test"
     );
     let unique = format!(
-        "{}-{}-{format}",
+        "{}-{}-{format}-{}",
         std::process::id(),
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .expect("clock")
-            .as_millis()
+            .as_millis(),
+        level_var.len()
     );
     let made = provision(
         &AwsClients::new(&sdk),
@@ -233,7 +236,7 @@ async fn run_at_trace(format: &str) -> (String, Vec<Reply>) {
         }
     }
     let child = command
-        .env("AWS_LAMBDA_LOG_LEVEL", "TRACE")
+        .env(level_var, level)
         .env("AWS_LAMBDA_LOG_FORMAT", format)
         .env("AWS_LAMBDA_RUNTIME_API", &api)
         .env("AWS_LAMBDA_FUNCTION_NAME", "tessera-tokenize")
@@ -245,6 +248,7 @@ async fn run_at_trace(format: &str) -> (String, Vec<Reply>) {
         .env("TESSERA_KMS_KEY_ID", &made.key_arn)
         .env("TESSERA_FINGERPRINT_SECRET_ID", &made.secret_arn)
         .env("TESSERA_TOKENIZE_ROLES", ROLE)
+        .env("TESSERA_DEDUP_ROLES", ROLE)
         .env("TESSERA_API_ID", "abc123")
         .env("TESSERA_API_STAGE", "prod")
         .stdin(Stdio::null())
@@ -306,8 +310,25 @@ fn the_pan_search_finds_every_spelling() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_pan_in_trace_output() {
-    for format in ["JSON", "Text"] {
-        let (printed, replies) = run_at_trace(format).await;
+    // The platform's level, and a developer's RUST_LOG naming the runtime,
+    // SDK and HTTP crates, their modules and spans at trace.
+    let settings = [
+        ("AWS_LAMBDA_LOG_LEVEL", "TRACE"),
+        (
+            "RUST_LOG",
+            "trace,lambda_runtime=trace,lambda_http=trace,aws_smithy_runtime=trace,\
+             aws_smithy_http=trace,hyper=trace,h2=trace,rustls=trace,\
+             lambda_runtime::layers=trace,lambda_runtime::layers::trace=trace,\
+             lambda_runtime[{}]=trace,lambda_runtime[Lambda runtime invoke]=trace,\
+             aws_smithy_runtime::client::orchestrator=trace,[{requestId}]=trace",
+        ),
+    ];
+    for (format, setting) in ["JSON", "Text"]
+        .into_iter()
+        .flat_map(|f| settings.map(|s| (f, s)))
+    {
+        let (printed, replies) = run_at_trace(format, setting).await;
+        let format = format!("{format} {}", setting.0);
         // The function really ran and was really logging.
         assert!(
             printed.contains("cold start complete"),

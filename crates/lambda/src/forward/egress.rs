@@ -6,9 +6,8 @@
 //! total timeout. Redirects are returned, never followed. The TLS stack is
 //! the one the AWS SDK links (rustls on aws-lc-rs, hyper 1).
 
-use std::future::Future;
 use std::io;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -25,6 +24,11 @@ use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 use zeroize::Zeroizing;
 
+// The egress's address policy and resolvers live in their own modules; they
+// are part of what a caller of the egress builds it from.
+pub use crate::forward::address::{AddressPolicy, is_public};
+pub use crate::forward::resolve::{LocalhostResolver, Resolve, SystemResolver};
+
 /// Time to open the TCP connection and finish the TLS handshake.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// Time for the whole exchange; API Gateway's own limit is 29 s, so the
@@ -33,129 +37,6 @@ pub const TOTAL_TIMEOUT: Duration = Duration::from_secs(20);
 /// Largest upstream answer read: Lambda's response limit is 6 MB, and a
 /// processor's answer is a few KiB.
 pub const MAX_RESPONSE_BYTES: usize = 1024 * 1024;
-
-/// Resolves a host name to addresses. Production uses the system resolver;
-/// tests inject one to prove that what resolution returns is checked.
-pub trait Resolve: Send + Sync {
-    /// The addresses of `host`, with `port`.
-    fn resolve<'a>(
-        &'a self,
-        host: &'a str,
-        port: u16,
-    ) -> Pin<Box<dyn Future<Output = io::Result<Vec<SocketAddr>>> + Send + 'a>>;
-}
-
-/// The system resolver (`getaddrinfo` through tokio).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SystemResolver;
-
-impl Resolve for SystemResolver {
-    fn resolve<'a>(
-        &'a self,
-        host: &'a str,
-        port: u16,
-    ) -> Pin<Box<dyn Future<Output = io::Result<Vec<SocketAddr>>> + Send + 'a>> {
-        Box::pin(async move { Ok(tokio::net::lookup_host((host, port)).await?.collect()) })
-    }
-}
-
-/// DEV AND TESTS ONLY: names under `.localhost` are loopback (RFC 6761
-/// 6.3); others go to the system resolver.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct LocalhostResolver;
-
-impl Resolve for LocalhostResolver {
-    fn resolve<'a>(
-        &'a self,
-        host: &'a str,
-        port: u16,
-    ) -> Pin<Box<dyn Future<Output = io::Result<Vec<SocketAddr>>> + Send + 'a>> {
-        if host.ends_with(".localhost") {
-            return Box::pin(
-                async move { Ok(vec![SocketAddr::from((Ipv4Addr::LOCALHOST, port))]) },
-            );
-        }
-        SystemResolver.resolve(host, port)
-    }
-}
-
-/// Which addresses egress may connect to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct AddressPolicy {
-    loopback: bool,
-}
-
-impl AddressPolicy {
-    /// Public unicast addresses only: what production uses.
-    pub fn public_only() -> AddressPolicy {
-        AddressPolicy { loopback: false }
-    }
-
-    /// DEV AND TESTS ONLY: also 127.0.0.1, where the stub processor listens.
-    /// No setting reaches this in a release build; the dev stack and tests
-    /// construct it themselves.
-    pub fn with_loopback_for_tests() -> AddressPolicy {
-        AddressPolicy { loopback: true }
-    }
-
-    /// Whether egress may connect to `ip`.
-    pub fn allows(self, ip: IpAddr) -> bool {
-        if self.loopback && ip == IpAddr::V4(Ipv4Addr::LOCALHOST) {
-            return true;
-        }
-        is_public(ip)
-    }
-}
-
-/// Whether an address is public unicast: not loopback, private, link-local
-/// (the instance metadata service 169.254.169.254 and fd00:ec2::254 among
-/// them), shared, reserved, documentation, benchmarking, multicast or
-/// unspecified; IPv6 forms that embed an IPv4 address are judged by it.
-pub fn is_public(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => is_public_v4(v4),
-        IpAddr::V6(v6) => is_public_v6(v6),
-    }
-}
-
-fn is_public_v4(ip: Ipv4Addr) -> bool {
-    let [a, b, c, _] = ip.octets();
-    !(ip.is_private()
-        || ip.is_loopback()
-        || ip.is_link_local()
-        || ip.is_broadcast()
-        || ip.is_documentation()
-        || ip.is_unspecified()
-        || ip.is_multicast()
-        || a == 0
-        || (a == 100 && (64..128).contains(&b)) // shared address space (CGNAT)
-        || (a == 192 && b == 0 && c == 0) // IETF protocol assignments
-        || (a == 198 && (18..20).contains(&b)) // benchmarking
-        || a >= 240) // reserved
-}
-
-fn is_public_v6(ip: Ipv6Addr) -> bool {
-    if let Some(v4) = ip.to_ipv4_mapped() {
-        return is_public_v4(v4);
-    }
-    let s = ip.segments();
-    // NAT64 (64:ff9b::/96) and 6to4 (2002::/16) carry an IPv4 address.
-    if s[0] == 0x64 && s[1] == 0xff9b && s[2..6] == [0; 4] {
-        return is_public_v4(Ipv4Addr::from((u32::from(s[6]) << 16) | u32::from(s[7])));
-    }
-    if s[0] == 0x2002 {
-        return is_public_v4(Ipv4Addr::from((u32::from(s[1]) << 16) | u32::from(s[2])));
-    }
-    !(ip.is_loopback()
-        || ip.is_unspecified()
-        || ip.is_multicast()
-        || (s[0] & 0xfe00) == 0xfc00 // unique local, fd00:ec2::254 among them
-        || (s[0] & 0xffc0) == 0xfe80 // link-local
-        || (s[0] & 0xffc0) == 0xfec0 // site-local (deprecated)
-        || (s[0] == 0x2001 && s[1] == 0x0db8) // documentation
-        || (s[0] == 0x2001 && s[1] == 0) // Teredo
-        || s[0..6] == [0; 6]) // IPv4-compatible and other ::/64 forms
-}
 
 /// Which certificate authorities egress trusts.
 pub enum Roots {
@@ -403,59 +284,5 @@ impl Body for SecretBody {
 
     fn size_hint(&self) -> hyper::body::SizeHint {
         hyper::body::SizeHint::with_exact(self.0.as_ref().map_or(0, |b| b.len() as u64))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn internal_addresses_are_not_public() {
-        for ip in [
-            "127.0.0.1",
-            "127.1.2.3",
-            "10.0.0.1",
-            "172.16.0.1",
-            "192.168.1.1",
-            "169.254.169.254",
-            "169.254.170.2",
-            "100.64.0.1",
-            "0.0.0.0",
-            "255.255.255.255",
-            "224.0.0.1",
-            "240.0.0.1",
-            "192.0.2.1",
-            "198.18.0.1",
-            "::1",
-            "::",
-            "fd00:ec2::254",
-            "fc00::1",
-            "fe80::1",
-            "::ffff:127.0.0.1",
-            "::ffff:169.254.169.254",
-            "64:ff9b::a9fe:a9fe",
-            "2002:a9fe:a9fe::1",
-            "2001:db8::1",
-            "ff02::1",
-            "::127.0.0.1",
-        ] {
-            let ip: IpAddr = ip.parse().expect(ip);
-            assert!(!is_public(ip), "{ip}");
-            assert!(!AddressPolicy::public_only().allows(ip), "{ip}");
-        }
-        for ip in [
-            "93.184.216.34",
-            "8.8.8.8",
-            "2606:4700::6810:85e5",
-            "64:ff9b::808:808",
-        ] {
-            let ip: IpAddr = ip.parse().expect(ip);
-            assert!(is_public(ip), "{ip}");
-        }
-        let loopback = AddressPolicy::with_loopback_for_tests();
-        assert!(loopback.allows("127.0.0.1".parse().expect("ip")));
-        assert!(!loopback.allows("169.254.169.254".parse().expect("ip")));
-        assert!(!loopback.allows("::1".parse().expect("ip")));
     }
 }

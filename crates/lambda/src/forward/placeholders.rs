@@ -1,9 +1,10 @@
-//! Placeholders: `{{tok_...}}` in a forward body names a token whose PAN
-//! takes its place. Only the body is expanded: URLs and headers are logged
-//! by processors and proxies, and no processor needs a card number there.
+//! Placeholders: `{{tok_...}}` names a token whose PAN takes its place. A
+//! placeholder counts only as the whole of one decoded value of a body parsed
+//! in its destination's format ([`crate::forward::body`]), at one of the
+//! destination's card fields; a `{{` anywhere else is refused. URLs and
+//! headers are never expanded: processors and proxies log them.
 
 use tessera_core::{MAX_BATCH_ITEMS, Token};
-use zeroize::Zeroizing;
 
 use crate::fields::parse_token;
 use crate::problem::{Kind, Problem};
@@ -11,148 +12,89 @@ use crate::problem::{Kind, Problem};
 const OPEN: &str = "{{";
 const CLOSE: &str = "}}";
 
-/// A body split at its placeholders.
-#[derive(Debug)]
-pub struct Template<'a> {
-    /// Literal text and token indexes, in order.
-    parts: Vec<Part<'a>>,
-    /// The distinct tokens named, in first-use order.
-    pub tokens: Vec<Token>,
-}
+/// The distinct tokens a body names, in first-use order.
+#[derive(Debug, Default)]
+pub struct Tokens(Vec<Token>);
 
-/// The JSON pointer and text of every string holding a placeholder; a key
-/// holding one is refused (it would be expanded where no field allows it).
-fn placeholder_pointers(
-    value: &serde_json::Value,
-    pointer: String,
-    out: &mut Vec<(String, String)>,
-) -> Result<(), Problem> {
-    match value {
-        serde_json::Value::String(s) if s.contains(OPEN) => out.push((pointer, s.clone())),
-        serde_json::Value::Array(items) => {
-            for (i, item) in items.iter().enumerate() {
-                placeholder_pointers(item, format!("{pointer}/{i}"), out)?;
-            }
-        }
-        serde_json::Value::Object(map) => {
-            for (key, item) in map {
-                if key.contains(OPEN) {
-                    return Err(Problem::new(
-                        Kind::InvalidBody,
-                        "a placeholder may only be the whole value of one of the destination's card fields",
-                    ));
-                }
-                let escaped = key.replace('~', "~0").replace('/', "~1");
-                placeholder_pointers(item, format!("{pointer}/{escaped}"), out)?;
-            }
-        }
-        _ => {}
+impl Tokens {
+    /// The tokens.
+    pub fn as_slice(&self) -> &[Token] {
+        &self.0
     }
-    Ok(())
-}
 
-#[derive(Debug)]
-enum Part<'a> {
-    Text(&'a str),
-    Token(usize),
-}
-
-impl<'a> Template<'a> {
-    /// Splits `body` at its placeholders; every placeholder must hold a
-    /// token (spaces around it allowed), at most [`MAX_BATCH_ITEMS`] distinct.
-    pub fn parse(body: &'a str) -> Result<Template<'a>, Problem> {
-        let mut parts = Vec::new();
-        let mut tokens: Vec<Token> = Vec::new();
-        let mut rest = body;
-        while let Some(open) = rest.find(OPEN) {
-            let (text, after) = rest.split_at(open);
-            let inner_start = &after[OPEN.len()..];
-            let close = inner_start.find(CLOSE).ok_or_else(|| {
-                Problem::new(Kind::InvalidBody, "a `{{` in the body has no closing `}}`")
-            })?;
-            let token = parse_token(inner_start[..close].trim())?;
-            let index = match tokens.iter().position(|t| *t == token) {
-                Some(i) => i,
-                None => {
-                    tokens.push(token);
-                    tokens.len() - 1
-                }
-            };
-            if !text.is_empty() {
-                parts.push(Part::Text(text));
-            }
-            parts.push(Part::Token(index));
-            rest = &inner_start[close + CLOSE.len()..];
+    /// The index of `token`, added if new; at most [`MAX_BATCH_ITEMS`].
+    fn index(&mut self, token: Token) -> Result<usize, Problem> {
+        if let Some(i) = self.0.iter().position(|t| *t == token) {
+            return Ok(i);
         }
-        // A `}}` alone is ordinary (JSON closes nested objects with it).
-        if !rest.is_empty() {
-            parts.push(Part::Text(rest));
-        }
-        if tokens.len() > MAX_BATCH_ITEMS {
+        if self.0.len() == MAX_BATCH_ITEMS {
             return Err(Problem::new(
                 Kind::BatchTooLarge,
                 format!("name at most {MAX_BATCH_ITEMS} distinct tokens"),
             ));
         }
-        Ok(Template { parts, tokens })
+        self.0.push(token);
+        Ok(self.0.len() - 1)
     }
+}
 
-    /// Checks that every placeholder is the whole value of one of `fields`:
-    /// a JSON pointer in a JSON body, a field name in a form body
-    /// (`a=1&card[number]={{tok}}`). A body with no placeholder passes.
-    pub fn check_positions(body: &str, fields: &[String]) -> Result<(), Problem> {
-        if !body.contains(OPEN) {
-            return Ok(());
-        }
-        let misplaced = || {
-            Problem::new(
-                Kind::InvalidBody,
-                "a placeholder may only be the whole value of one of the destination's card fields",
-            )
-        };
-        let is_placeholder = |v: &str| {
-            v.strip_prefix(OPEN)
-                .and_then(|v| v.strip_suffix(CLOSE))
-                .is_some_and(|inner| !inner.contains(OPEN) && !inner.contains(CLOSE))
-        };
-        if let Ok(json) = serde_json::from_str::<serde_json::Value>(body) {
-            let mut at = Vec::new();
-            placeholder_pointers(&json, String::new(), &mut at)?;
-            // Every placeholder in the text must be one the parse saw: a
-            // duplicate key's first value is expanded but not parsed.
-            let all_seen = body.matches(OPEN).count() == at.len();
-            return (all_seen
-                && at
-                    .iter()
-                    .all(|(pointer, value)| is_placeholder(value) && fields.contains(pointer)))
-            .then_some(())
-            .ok_or_else(misplaced);
-        }
-        for pair in body.split('&') {
-            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-            if name.contains(OPEN) || name.contains(CLOSE) {
-                return Err(misplaced());
-            }
-            if value.contains(OPEN) && !(is_placeholder(value) && fields.iter().any(|f| f == name))
-            {
-                return Err(misplaced());
-            }
-        }
-        Ok(())
-    }
+/// The refusal of a placeholder (or any `{{`) outside a card field.
+pub fn misplaced() -> Problem {
+    Problem::new(
+        Kind::ForwardPlaceholderMisplaced,
+        "a placeholder may only be the whole value of one of the destination's card fields, and `{{` may appear nowhere else",
+    )
+}
 
-    /// The body with each placeholder replaced by `value(token index)`,
-    /// in a buffer wiped on drop.
-    pub fn expand<'v>(&self, value: impl Fn(usize) -> &'v str) -> Zeroizing<Vec<u8>> {
-        let mut out = Zeroizing::new(Vec::new());
-        for part in &self.parts {
-            match part {
-                Part::Text(t) => out.extend_from_slice(t.as_bytes()),
-                Part::Token(i) => out.extend_from_slice(value(*i).as_bytes()),
-            }
-        }
-        out
+/// Judges one decoded value of a parsed body: `None` when it holds no `{{`,
+/// the index of its token when it is exactly one placeholder (spaces inside
+/// the braces allowed) and stands at a card field; refused otherwise.
+pub fn judge(
+    value: &str,
+    at_card_field: bool,
+    tokens: &mut Tokens,
+) -> Result<Option<usize>, Problem> {
+    if !value.contains(OPEN) {
+        return Ok(None);
     }
+    let inner = value
+        .strip_prefix(OPEN)
+        .and_then(|v| v.strip_suffix(CLOSE))
+        .filter(|inner| !inner.contains(OPEN) && !inner.contains(CLOSE));
+    match inner {
+        Some(inner) if at_card_field => tokens.index(parse_token(inner.trim())?).map(Some),
+        _ => Err(misplaced()),
+    }
+}
+
+/// Refuses a name (a JSON key, a form field name) that holds `{{`.
+pub fn refuse_in_name(name: &str) -> Result<(), Problem> {
+    if name.contains(OPEN) {
+        return Err(misplaced());
+    }
+    Ok(())
+}
+
+/// The distinct tokens `text` mentions in `{{...}}` anywhere, for the audit
+/// event only, before the body is parsed (a refused destination is audited
+/// with the tokens it asked for). Never decides what is sent.
+pub fn mentioned(text: &str) -> Vec<Token> {
+    let mut tokens: Vec<Token> = Vec::new();
+    let mut rest = text;
+    while let Some(open) = rest.find(OPEN) {
+        let after = &rest[open + OPEN.len()..];
+        let Some(close) = after.find(CLOSE) else {
+            break;
+        };
+        if let Ok(token) = Token::parse(after[..close].trim())
+            && !tokens.contains(&token)
+            && tokens.len() < MAX_BATCH_ITEMS
+        {
+            tokens.push(token);
+        }
+        rest = &after[close + CLOSE.len()..];
+    }
+    tokens
 }
 
 #[cfg(test)]
@@ -163,34 +105,64 @@ mod tests {
     const B: &str = "tok_0000000000000000000000000b";
 
     #[test]
-    fn splits_and_expands() {
-        let body =
-            format!("{{\"a\":\"{{{{{A}}}}}\",\"b\":\"{{{{ {B} }}}}\",\"c\":\"{{{{{A}}}}}\"}}");
-        let t = Template::parse(&body).expect("parses");
-        assert_eq!(t.tokens.len(), 2);
-        let out = t.expand(|i| ["1111", "2222"][i]);
+    fn a_placeholder_is_a_whole_value_at_a_card_field() {
+        let mut tokens = Tokens::default();
+        assert_eq!(judge("plain } text }}", false, &mut tokens), Ok(None));
         assert_eq!(
-            String::from_utf8_lossy(&out),
-            r#"{"a":"1111","b":"2222","c":"1111"}"#
+            judge(&format!("{{{{{A}}}}}"), true, &mut tokens),
+            Ok(Some(0))
+        );
+        assert_eq!(
+            judge(&format!("{{{{ {B} }}}}"), true, &mut tokens),
+            Ok(Some(1))
+        );
+        assert_eq!(
+            judge(&format!("{{{{{A}}}}}"), true, &mut tokens),
+            Ok(Some(0))
+        );
+        assert_eq!(tokens.as_slice().len(), 2);
+        for (value, card) in [
+            (format!("{{{{{A}}}}}"), false),
+            (format!("ref {{{{{A}}}}}"), true),
+            (format!("{{{{{A}}}}} "), true),
+            (format!("{{{{{A}}}}}{{{{{B}}}}}"), true),
+            (format!("{{{{{A}"), true),
+            ("{{".to_owned(), false),
+        ] {
+            let refused = judge(&value, card, &mut tokens).expect_err(&value);
+            assert_eq!(refused.kind, Kind::ForwardPlaceholderMisplaced, "{value}");
+        }
+        let bad = judge("{{not a token}}", true, &mut tokens).expect_err("not a token");
+        assert_eq!(bad.kind, Kind::InvalidToken);
+        let pan = judge("{{4111111111111111}}", true, &mut tokens).expect_err("a PAN");
+        assert!(!pan.detail.contains("4111"), "{}", pan.detail);
+        assert!(refuse_in_name("card[{{x}}]").is_err());
+        assert!(refuse_in_name("card[number]").is_ok());
+    }
+
+    #[test]
+    fn at_most_a_batch_of_distinct_tokens() {
+        let mut tokens = Tokens::default();
+        for i in 0..MAX_BATCH_ITEMS {
+            let token = Token::parse(&format!("tok_{i:026}")).expect("token");
+            tokens.index(token).expect("room");
+        }
+        let again = Token::parse(&format!("tok_{:026}", 0)).expect("token");
+        assert_eq!(tokens.index(again), Ok(0));
+        let one_more = Token::parse(&format!("tok_{MAX_BATCH_ITEMS:026}")).expect("token");
+        assert_eq!(
+            tokens.index(one_more).expect_err("full").kind,
+            Kind::BatchTooLarge
         );
     }
 
     #[test]
-    fn refuses_broken_placeholders() {
-        for body in ["{{tok_", "{{not a token}}", "{{4111111111111111}}"] {
-            assert!(Template::parse(body).is_err(), "{body}");
-        }
-        assert!(
-            Template::parse("plain { json }")
-                .expect("plain")
-                .tokens
-                .is_empty()
-        );
-        let nested = format!(r#"{{"card":{{"number":"{{{{{A}}}}}"}}}}"#);
-        let t = Template::parse(&nested).expect("nested JSON");
-        assert_eq!(
-            String::from_utf8_lossy(&t.expand(|_| "1")),
-            r#"{"card":{"number":"1"}}"#
-        );
+    fn mentioned_tokens_are_found_anywhere_for_the_audit() {
+        let text = format!("a={{{{{A}}}}}&b=ref {{{{ {B} }}}}&c={{{{{A}}}}}&d={{{{junk}}}}&e={{{{");
+        let found: Vec<String> = mentioned(&text)
+            .iter()
+            .map(|t| t.as_str().to_owned())
+            .collect();
+        assert_eq!(found, [A, B]);
     }
 }

@@ -1,9 +1,12 @@
 //! The `forward` function: detokenize into an outbound call to a payment
 //! processor, so no caller ever sees the PAN. `POST /v1/forward` with
 //! `{url, method, headers, body, reason}`: the URL must match a destination
-//! granted to the caller (checked before any token is read); `{{tok_...}}`
-//! placeholders in the body become PANs (one batch read, cached data keys);
-//! the request goes out over verified TLS to a checked public address
+//! granted to the caller (checked before any token is read); the body is
+//! parsed strictly in the destination's format and its `{{tok_...}}`
+//! placeholders, only at the destination's card fields, become PANs (one
+//! batch read, cached data keys) in the body serialized from the parsed
+//! tree ([`crate::forward::body`]); the request goes out over verified TLS
+//! to a checked public address
 //! ([`crate::forward::egress`]); the processor's status, headers and body
 //! come back with every card number masked ([`crate::forward::scrub`]).
 
@@ -11,7 +14,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
-use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use http::{Method, StatusCode};
 use lambda_http::Request;
 use serde::{Deserialize, Serialize};
 use tessera_aws::config::{EnvReader, KMS_KEY_ID};
@@ -23,10 +26,12 @@ use crate::audit::Operation;
 use crate::auth::Principal;
 use crate::extract::{self, JsonBody};
 use crate::fields::{SecretString, parse_reason};
-use crate::forward::destinations::{BASE_HEADERS, Destinations, parse_target};
+use crate::forward::body::CheckedBody;
+use crate::forward::destinations::Destinations;
 use crate::forward::egress::{AddressPolicy, Egress, EgressError, Outbound, Roots, SystemResolver};
-use crate::forward::placeholders::Template;
 use crate::forward::scrub;
+use crate::forward::target::parse_target;
+use crate::forward::{headers, placeholders};
 use crate::init::{ColdStart, InitError};
 use crate::problem::{Kind, Problem};
 use crate::routing::{PathSpec, RouteSpec};
@@ -42,29 +47,6 @@ pub const FORWARD_GRANTS: &str = "TESSERA_FORWARD_GRANTS";
 /// processor. Builds without the `dev-principal` feature refuse to start
 /// when it is set; nothing else can widen what forward trusts or reaches.
 pub const FORWARD_DEV_CA: &str = "TESSERA_FORWARD_DEV_CA";
-
-/// Most headers a caller may send on.
-const MAX_HEADERS: usize = 32;
-/// Headers a caller may not set: hop-by-hop and framing headers (the egress
-/// sets its own), and AWS or proxy credentials and routing hints that have
-/// no business leaving the VPC.
-const REFUSED_HEADERS: &[&str] = &[
-    "connection",
-    "keep-alive",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "proxy-connection",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-    "host",
-    "content-length",
-    "expect",
-    "forwarded",
-];
-/// Header name prefixes a caller may not set.
-const REFUSED_HEADER_PREFIXES: &[&str] = &["x-amz-", "x-forwarded-", "x-tessera-"];
 
 /// The forward function's one route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,7 +66,8 @@ pub struct ForwardBody {
     /// Headers to send (no placeholders: they are not expanded there).
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
-    /// The body to send, with `{{token}}` placeholders.
+    /// The body to send, in the destination's format, with `{{token}}`
+    /// placeholders at its card fields; absent or empty for none.
     #[serde(default)]
     pub body: Option<SecretString>,
     /// Why the PANs are needed; recorded in the audit event.
@@ -169,7 +152,7 @@ impl Function for Forward {
         if let Ok(reason) = parse_reason(body.reason.as_deref()) {
             facts.reason = reason;
         }
-        let _ = note_tokens(&body, facts);
+        note_tokens(&placeholders::mentioned(text_of(&body)), facts);
     }
 
     fn key_stats(&self) -> KeyStats {
@@ -256,19 +239,20 @@ fn egress(dev_ca: Option<String>) -> Result<Egress, InitError> {
     built.map_err(|e| InitError::Forward(e.to_string()))
 }
 
-/// The body to send, as the caller wrote it.
+/// The body to send, as the caller wrote it; empty for none.
 fn text_of(body: &ForwardBody) -> &str {
     body.body.as_ref().map_or("", SecretString::expose)
 }
 
-/// Parses the body's placeholders and notes their tokens for the audit event.
-fn note_tokens<'a>(body: &'a ForwardBody, facts: &mut Facts) -> Result<Template<'a>, Problem> {
-    let template = Template::parse(text_of(body))?;
-    facts.tokens = template.tokens.len();
-    for token in &template.tokens {
+/// Notes the tokens for the audit event: before the body is parsed, those
+/// it mentions anywhere ([`placeholders::mentioned`]); once parsed, those
+/// it sends.
+fn note_tokens(tokens: &[tessera_core::Token], facts: &mut Facts) {
+    facts.token_hints.clear();
+    facts.tokens = tokens.len();
+    for token in tokens {
         facts.token(token);
     }
-    Ok(template)
 }
 
 impl Forward {
@@ -281,56 +265,74 @@ impl Forward {
         let body = extract::json::<ForwardBody>(request)?;
         let reason = parse_reason(body.reason.as_deref())?;
         facts.reason = reason;
-        // The tokens are noted first (parsing reads no vault), so a refused
-        // destination or URL is audited with the tokens it asked for.
-        let template = note_tokens(&body, facts);
+        // The tokens are noted first (reading no vault), so a refused
+        // destination, URL or body is audited with the tokens it asked for.
+        note_tokens(&placeholders::mentioned(text_of(&body)), facts);
         let method = parse_method(&body.method)?;
         let target = parse_target(&body.url).inspect_err(|_| {
-            // A refused URL is audited by its host, when it has one that
-            // holds no card number (an IP literal, localhost...).
-            if let Some(host) = body
-                .url
-                .parse::<http::Uri>()
-                .ok()
-                .and_then(|u| u.host().map(str::to_owned))
+            // A refused URL is audited by its host (and port, as an accepted
+            // one is), when it has one that holds no card number (an IP
+            // literal, localhost...); never its path.
+            let uri = body.url.parse::<http::Uri>().ok();
+            if let Some(host) = uri
+                .as_ref()
+                .and_then(|u| u.host())
                 .filter(|h| !tessera_core::contains_card_number(h))
             {
-                facts.destination = host;
+                facts.destination = match uri.as_ref().and_then(|u| u.port_u16()) {
+                    Some(port) if port != 443 => format!("{host}:{port}"),
+                    _ => host.to_owned(),
+                };
             }
         })?;
-        // A refused destination is audited as asked for: host, port and
-        // path (checked plain, with no card number), never the query.
-        facts.destination = if target.port == 443 {
-            format!("{}{}", target.host, target.path)
-        } else {
-            format!("{}:{}{}", target.host, target.port, target.path)
-        };
+        // A refused destination is audited by its host (and port) and the
+        // configured prefix its path is under: never the path itself, which
+        // may hold a card number no detector sees, nor the query.
+        facts.destination = self.destinations.audit_name(&target);
         // Destination before any token is read: a caller learns nothing
         // about tokens for a destination it may not use.
         let granted = self.destinations.authorize(caller, &method, &target)?;
         facts.destination = granted.audit.clone();
-        let headers = outbound_headers(&body.headers, &granted.headers)?;
-        let template = template?;
-        Template::check_positions(text_of(&body), &granted.card_fields)?;
-        let mut pans = Vec::with_capacity(template.tokens.len());
-        if !template.tokens.is_empty() {
+        let text = text_of(&body);
+        let headers = headers::outbound(
+            &body.headers,
+            &granted.headers,
+            granted.body_format,
+            !text.is_empty(),
+        )?;
+        let checked = if text.is_empty() {
+            None
+        } else {
+            let checked = CheckedBody::parse(granted.body_format, text, &granted.card_fields)?;
+            note_tokens(checked.tokens(), facts);
+            Some(checked)
+        };
+        let tokens = checked.as_ref().map_or(&[][..], CheckedBody::tokens);
+        let mut pans = Vec::with_capacity(tokens.len());
+        if !tokens.is_empty() {
             // Any token that does not open stops the forward: nothing is sent.
             for outcome in self
                 .detokenizer
-                .detokenize_batch(&template.tokens)
+                .detokenize_batch(tokens)
                 .await
                 .map_err(fail)?
             {
                 pans.push(outcome.map_err(fail)?);
             }
         }
+        let digits: Vec<&str> = pans.iter().map(|d| d.pan.expose_digits()).collect();
+        let sent_body = match &checked {
+            Some(checked) => checked.serialize(&digits)?,
+            None => zeroize::Zeroizing::new(Vec::new()),
+        };
+        drop(digits);
         let outbound = Outbound {
             method,
             host: target.host,
             port: target.port,
             path_and_query: target.path_and_query,
             headers,
-            body: template.expand(|i| pans.get(i).map_or("", |d| d.pan.expose_digits())),
+            body: sent_body,
         };
         // The card numbers sent, kept (wiped on drop) only to mask any
         // fragment of them the answer echoes.
@@ -346,18 +348,14 @@ impl Forward {
             Some(u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX));
         let answer = sent_call.map_err(egress_problem)?;
         facts.upstream_status = Some(answer.status.as_u16());
-        let body = scrub::body(&answer.body, &sent_digits).ok_or_else(|| {
-            Problem::new(
-                Kind::UpstreamInvalid,
-                "the destination's answer is not UTF-8 text, or holds too many digits to check",
-            )
-        })?;
+        let scrubbed = scrub::answer(&answer.headers, &answer.body, &sent_digits)
+            .map_err(scrub::Unscrubbable::into_problem)?;
         Ok(Reply::json(
             StatusCode::OK,
             &ForwardedView {
                 status: answer.status.as_u16(),
-                headers: scrub::headers(&answer.headers, &sent_digits),
-                body,
+                headers: scrubbed.headers,
+                body: scrubbed.body,
             },
         ))
     }
@@ -372,49 +370,6 @@ fn parse_method(text: &str) -> Result<Method, Problem> {
             "`method` must be GET, POST, PUT, PATCH or DELETE",
         )),
     }
-}
-
-/// The caller's headers, checked: valid, not refused, and with no
-/// placeholder or card number (headers are logged upstream).
-fn outbound_headers(
-    given: &BTreeMap<String, String>,
-    allowed: &[String],
-) -> Result<HeaderMap, Problem> {
-    let bad = |detail: &str| Problem::new(Kind::InvalidBody, detail.to_owned());
-    if given.len() > MAX_HEADERS {
-        return Err(bad("send at most 32 headers"));
-    }
-    let mut map = HeaderMap::new();
-    for (name, value) in given {
-        let name = HeaderName::from_bytes(name.as_bytes())
-            .map_err(|_| bad("a header name is not valid"))?;
-        let lower = name.as_str();
-        if REFUSED_HEADERS.contains(&lower)
-            || REFUSED_HEADER_PREFIXES.iter().any(|p| lower.starts_with(p))
-        {
-            return Err(bad(
-                "hop-by-hop, Host, length, proxy, forwarding and X-Amz headers are set by Tessera or never sent",
-            ));
-        }
-        if !BASE_HEADERS.contains(&lower) && !allowed.iter().any(|a| a == lower) {
-            return Err(bad(
-                "this header is not one the destination accepts (accept, authorization, content-type, idempotency-key, user-agent, and its configured headers)",
-            ));
-        }
-        if value.contains("{{") {
-            return Err(bad(
-                "placeholders are expanded in the body only, never in headers, which processors log",
-            ));
-        }
-        if tessera_core::contains_card_number(value) {
-            return Err(bad(
-                "a header must not hold a card number; processors log headers",
-            ));
-        }
-        let value = HeaderValue::from_str(value).map_err(|_| bad("a header value is not valid"))?;
-        map.append(name, value);
-    }
-    Ok(map)
 }
 
 fn egress_problem(e: EgressError) -> Problem {

@@ -19,14 +19,30 @@ use crate::problem::{Kind, Problem};
 use crate::routing::RouteSpec;
 
 pub mod admin;
+pub mod capture;
+pub mod capture_sessions;
 pub mod detokenize;
 pub mod forward;
 pub mod tokenize;
 
 pub use admin::Admin;
+pub use capture::Capture;
+pub use capture_sessions::CaptureSessions;
 pub use detokenize::Detokenize;
 pub use forward::Forward;
 pub use tokenize::Tokenize;
+
+/// How the envelope authenticates a function's callers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Authentication {
+    /// API Gateway's IAM principal (SigV4), checked against the function's
+    /// allow-lists before [`Function::run`] (layer 2).
+    Iam,
+    /// None in the envelope: a public API (the capture API) whose function
+    /// authenticates each request itself, by a bearer secret, in
+    /// [`Function::run_public`]. The API-origin check still applies.
+    Bearer,
+}
 
 /// A Lambda function: one binary, one IAM role, one allow-list.
 pub trait Function: Send + Sync + Sized + 'static {
@@ -41,6 +57,8 @@ pub trait Function: Send + Sync + Sized + 'static {
     const ALLOW_LISTS: &'static [&'static str];
     /// The routes it serves.
     const ROUTES: &'static [RouteSpec<Self::Route>];
+    /// How its callers are authenticated.
+    const AUTHENTICATION: Authentication = Authentication::Iam;
 
     /// The audit and metrics name of a route.
     fn operation(route: &Self::Route) -> Operation;
@@ -57,6 +75,24 @@ pub trait Function: Send + Sync + Sized + 'static {
         caller: &Principal,
         facts: &mut Facts,
     ) -> impl Future<Output = Result<Reply, Problem>> + Send;
+
+    /// Runs a routed request of a [`Authentication::Bearer`] function, which
+    /// authenticates the caller itself (and says so in `facts`). Never
+    /// called for an IAM function.
+    fn run_public(
+        &self,
+        route: Self::Route,
+        request: &Request,
+        facts: &mut Facts,
+    ) -> impl Future<Output = Result<Reply, Problem>> + Send {
+        let _ = (route, request, facts);
+        async {
+            Err(Problem::new(
+                Kind::Internal,
+                "this function has no public routes",
+            ))
+        }
+    }
 
     /// Notes in `facts` what a request that will not run (it was refused
     /// before its handler) names: its token(s) and reason, as the handler
@@ -86,13 +122,15 @@ pub trait Function: Send + Sync + Sized + 'static {
     ) -> impl Future<Output = Result<Self, InitError>> + Send;
 }
 
-/// A handler's answer: status and JSON body.
+/// A handler's answer: status, body and its content type (JSON unless said).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reply {
     /// The HTTP status.
     pub status: StatusCode,
-    /// The JSON body, if any.
+    /// The body, if any.
     pub body: Option<String>,
+    /// The body's content type; `application/json` when `None`.
+    pub content_type: Option<&'static str>,
 }
 
 impl Reply {
@@ -101,12 +139,26 @@ impl Reply {
         Reply {
             status,
             body: Some(serde_json::to_string(body).unwrap_or_default()),
+            content_type: None,
         }
     }
 
     /// A reply with no body.
     pub fn empty(status: StatusCode) -> Reply {
-        Reply { status, body: None }
+        Reply {
+            status,
+            body: None,
+            content_type: None,
+        }
+    }
+
+    /// A text reply of another content type (the capture frame's HTML, JS, CSS).
+    pub fn text(status: StatusCode, content_type: &'static str, body: String) -> Reply {
+        Reply {
+            status,
+            body: Some(body),
+            content_type: Some(content_type),
+        }
     }
 }
 
@@ -127,9 +179,37 @@ pub struct Facts {
     pub upstream_status: Option<u16>,
     /// Forward: milliseconds spent on the outbound call.
     pub upstream_latency_ms: Option<u64>,
+    /// Tokenize: items answered with a card's existing token (a dedup or
+    /// lookup hit), counted per principal to alarm on a membership oracle.
+    pub dedup_hits: usize,
+    /// Tokenize: items answered with a newly issued token.
+    pub new_tokens: usize,
+    /// Response headers the function adds, on success and problem alike
+    /// (the capture API's CORS and CSP). A `Cache-Control` here replaces
+    /// the envelope's `no-store`.
+    pub headers: Vec<(http::HeaderName, http::HeaderValue)>,
+    /// A bearer function's refusal of its caller, for the audit decision.
+    pub refused: Option<&'static str>,
+    /// Capture: the capture function's session (its id is not secret).
+    pub session: String,
+    /// Capture: cards captured.
+    pub captures: usize,
+    /// Capture: failed attempts counted (wrong secret, invalid card number).
+    pub capture_failures: usize,
+    /// Capture: sessions this request burned.
+    pub sessions_burned: usize,
 }
 
 impl Facts {
+    /// Notes one tokenize answer: a new token, or an existing one.
+    pub fn issued(&mut self, created: bool) {
+        if created {
+            self.new_tokens += 1;
+        } else {
+            self.dedup_hits += 1;
+        }
+    }
+
     /// Notes a token involved in the request.
     pub fn token(&mut self, token: &Token) {
         self.token_hints.push(token.hint().to_owned());

@@ -20,7 +20,7 @@ use super::{
     Facts, Function, Reply, batch_reply, check_batch_size, fail, item_error, run_batch, with_status,
 };
 use crate::audit::Operation;
-use crate::auth::Principal;
+use crate::auth::{AllowList, Principal};
 use crate::extract::{self, JsonBody, check_object};
 use crate::fields::{SecretString, parse_format, parse_pan, parse_token};
 use crate::init::{ColdStart, InitError};
@@ -38,6 +38,12 @@ pub const DESCRIBE_ROLES: &str = "TESSERA_DESCRIBE_ROLES";
 pub const DEDUP_SCOPES: &str = "TESSERA_DEDUP_SCOPES";
 /// The scope that keeps pre-scope fingerprints (see [`crate::scopes`]).
 pub const LEGACY_SCOPE: &str = "TESSERA_LEGACY_SCOPE";
+/// Roles granted dedup answers (comma-separated ARNs): an existing token for
+/// a card already tokenized in their scope, and lookup. Any other tokenize
+/// role gets a new token for every call, so tokenize tells it nothing about
+/// which cards the vault holds (a dedup answer is a membership oracle: with
+/// a token's BIN and last 4, about 10^5 calls recover a 16-digit PAN).
+pub const DEDUP_ROLES: &str = "TESSERA_DEDUP_ROLES";
 
 /// The tokenize function's routes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,12 +63,48 @@ pub enum Route {
 pub struct Tokenize {
     tokenizer: Tokenizer,
     scopes: Scopes,
+    dedup_roles: AllowList,
 }
 
 impl Tokenize {
-    /// The function around a tokenizer, deduplicating within `scopes`.
+    /// The function around a tokenizer, deduplicating within `scopes` for
+    /// no role until [`Tokenize::with_dedup_roles`] grants some.
     pub fn new(tokenizer: Tokenizer, scopes: Scopes) -> Tokenize {
-        Tokenize { tokenizer, scopes }
+        Tokenize {
+            tokenizer,
+            scopes,
+            dedup_roles: AllowList::default(),
+        }
+    }
+
+    /// Its tokenizer, scopes and dedup grant: what the capture function,
+    /// which seals and deduplicates as tokenize does, is built from.
+    pub fn into_parts(self) -> (Tokenizer, Scopes, AllowList) {
+        (self.tokenizer, self.scopes, self.dedup_roles)
+    }
+
+    /// The roles granted dedup answers (see [`DEDUP_ROLES`]).
+    pub fn with_dedup_roles(mut self, roles: AllowList) -> Tokenize {
+        self.dedup_roles = roles;
+        self
+    }
+}
+
+/// Whether a caller may be told that a card is already tokenized.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DedupGrant {
+    /// On [`DEDUP_ROLES`]: dedup by default, lookup allowed.
+    Granted,
+    /// Not on it: every tokenize issues a new token; lookup is refused.
+    NotGranted,
+}
+
+impl DedupGrant {
+    fn refused() -> Problem {
+        Problem::new(
+            Kind::DedupNotGranted,
+            "this principal is not granted dedup answers (TESSERA_DEDUP_ROLES); omit `dedupe` to get a new token",
+        )
     }
 }
 
@@ -84,7 +126,8 @@ pub struct TokenizeBody {
     /// Caller metadata.
     #[serde(default)]
     pub metadata: BTreeMap<String, String>,
-    /// Return the existing token for this card (default `true`).
+    /// Return the existing token for this card (default `true` for roles
+    /// granted dedup, `false` otherwise; `true` is refused without the grant).
     #[serde(default)]
     pub dedupe: Option<bool>,
 }
@@ -137,7 +180,16 @@ impl JsonBody for LookupBody {
 
 impl TokenizeBody {
     /// The core request this body asks for.
-    pub fn into_request(self, scope: &DedupScope) -> Result<TokenizeRequest, Problem> {
+    pub fn into_request(
+        self,
+        scope: &DedupScope,
+        grant: DedupGrant,
+    ) -> Result<TokenizeRequest, Problem> {
+        let dedupe = match (self.dedupe, grant) {
+            (Some(true), DedupGrant::NotGranted) => return Err(DedupGrant::refused()),
+            (Some(asked), _) => asked,
+            (None, grant) => grant == DedupGrant::Granted,
+        };
         let pan = parse_pan(&self.pan)?;
         let format = parse_format(self.format.as_deref())?;
         let expiry = match (self.ttl_seconds, self.expires.as_deref()) {
@@ -161,7 +213,7 @@ impl TokenizeBody {
             format,
             expiry,
             metadata,
-            dedupe: self.dedupe.unwrap_or(true),
+            dedupe,
             scope: scope.clone(),
         })
     }
@@ -173,6 +225,7 @@ pub struct Config {
     secret_id: String,
     scopes: Scopes,
     legacy_scope: Option<DedupScope>,
+    dedup_roles: AllowList,
 }
 
 impl Function for Tokenize {
@@ -224,9 +277,15 @@ impl Function for Tokenize {
         facts: &mut Facts,
     ) -> Result<Reply, Problem> {
         let scope = self.scopes.scope_of(caller);
+        let grant = if self.dedup_roles.allows(caller) {
+            DedupGrant::Granted
+        } else {
+            DedupGrant::NotGranted
+        };
         match route {
-            Route::Tokenize => self.tokenize(request, &scope, facts).await,
-            Route::Batch => self.batch(request, &scope, facts).await,
+            Route::Tokenize => self.tokenize(request, &scope, grant, facts).await,
+            Route::Batch => self.batch(request, &scope, grant, facts).await,
+            Route::Lookup if grant == DedupGrant::NotGranted => Err(DedupGrant::refused()),
             Route::Lookup => self.lookup(request, &scope, facts).await,
             Route::Describe(segment) => self.describe(&segment, facts).await,
         }
@@ -243,6 +302,13 @@ impl Function for Tokenize {
         self.tokenizer.key_stats()
     }
 
+    fn authz_settings(&self) -> Vec<(&'static str, String)> {
+        vec![
+            (DEDUP_ROLES, self.dedup_roles.canonical()),
+            (DEDUP_SCOPES, self.scopes.canonical()),
+        ]
+    }
+
     fn config(env: &mut EnvReader<'_>) -> Config {
         let scopes =
             Scopes::parse(&env.optional(DEDUP_SCOPES).unwrap_or_default()).unwrap_or_else(|why| {
@@ -254,11 +320,17 @@ impl Function for Tokenize {
                 .map_err(|e| env.invalid(LEGACY_SCOPE, e.to_string()))
                 .ok()
         });
+        let dedup_roles = AllowList::parse(&env.optional(DEDUP_ROLES).unwrap_or_default())
+            .unwrap_or_else(|why| {
+                env.invalid(DEDUP_ROLES, why);
+                AllowList::default()
+            });
         Config {
             key_id: env.required(KMS_KEY_ID),
             secret_id: env.required(FINGERPRINT_SECRET_ID),
             scopes,
             legacy_scope,
+            dedup_roles,
         }
     }
 
@@ -287,7 +359,7 @@ impl Function for Tokenize {
             CacheLimits::default(),
         )
         .with_previous_key(keys.previous.as_ref().map(fingerprinter));
-        Ok(Tokenize::new(tokenizer, config.scopes))
+        Ok(Tokenize::new(tokenizer, config.scopes).with_dedup_roles(config.dedup_roles))
     }
 }
 
@@ -296,9 +368,10 @@ impl Tokenize {
         &self,
         request: &Request,
         scope: &DedupScope,
+        grant: DedupGrant,
         facts: &mut Facts,
     ) -> Result<Reply, Problem> {
-        let wanted = extract::json::<TokenizeBody>(request)?.into_request(scope)?;
+        let wanted = extract::json::<TokenizeBody>(request)?.into_request(scope, grant)?;
         let issued = self.tokenizer.tokenize(&wanted).await.map_err(fail)?;
         let status = if issued.created {
             StatusCode::CREATED
@@ -306,6 +379,7 @@ impl Tokenize {
             StatusCode::OK
         };
         facts.token(&issued.token);
+        facts.issued(issued.created);
         Ok(Reply::json(status, &TokenView::issued(&issued)))
     }
 
@@ -313,6 +387,7 @@ impl Tokenize {
         &self,
         request: &Request,
         scope: &DedupScope,
+        grant: DedupGrant,
         facts: &mut Facts,
     ) -> Result<Reply, Problem> {
         let batch = extract::json::<TokenizeBatchBody>(request)?;
@@ -321,7 +396,7 @@ impl Tokenize {
         let parsed: Vec<Result<_, Problem>> = batch
             .items
             .into_iter()
-            .map(|item| item.into_request(scope))
+            .map(|item| item.into_request(scope, grant))
             .collect();
         let tokenizer = &self.tokenizer;
         let outcomes = run_batch(&parsed, |valid| async move {
@@ -333,6 +408,7 @@ impl Tokenize {
             .map(|outcome| match outcome {
                 Ok(t) => {
                     facts.token(&t.token);
+                    facts.issued(t.created);
                     let status = if t.created { 201 } else { 200 };
                     with_status(status, &TokenView::issued(t))
                 }
@@ -357,6 +433,8 @@ impl Tokenize {
             .await
             .map_err(fail)?;
         facts.token(&found.token);
+        // A lookup hit is a dedup answer like tokenize's.
+        facts.issued(false);
         Ok(Reply::json(StatusCode::OK, &TokenView::issued(&found)))
     }
 
@@ -430,7 +508,9 @@ mod tests {
             extract::parse(br#"{"pan":"4111 1111 1111 1111","format":"fpe"}"#).expect("valid");
         let printed = format!("{body:?} {:?}", body.pan);
         assert!(!printed.contains("4111"), "{printed}");
-        let request = body.into_request(&DedupScope::default()).expect("valid");
+        let request = body
+            .into_request(&DedupScope::default(), DedupGrant::Granted)
+            .expect("valid");
         assert!(!format!("{request:?}").contains("4111"));
     }
 }

@@ -24,6 +24,8 @@ pub const TOKENIZER: &str = "payments-tokenizer";
 pub const DETOKENIZER: &str = "settlement-detokenizer";
 pub const ADMIN: &str = "tessera-admin";
 pub const DESCRIBER: &str = "support-describer";
+/// A tokenize role not granted dedup answers.
+pub const UNGRANTED: &str = "ledger-tokenizer";
 /// The function ARN Lambda would set for an invocation in `ACCOUNT`.
 pub const FUNCTION_ARN: &str = "arn:aws:lambda:us-east-1:111122223333:function:tessera";
 pub const VISA: &str = "4111111111111111";
@@ -88,11 +90,17 @@ pub fn stack_over<V: AnyVault>(vault: Arc<V>, limits: CacheLimits) -> Stack {
                     limits,
                 ),
                 Scopes::default(),
-            ),
-            access(vec![
-                ("TESSERA_TOKENIZE_ROLES", TOKENIZER),
-                ("TESSERA_DESCRIBE_ROLES", DESCRIBER),
-            ]),
+            )
+            .with_dedup_roles(AllowList::parse(&role(TOKENIZER)).expect("dedup roles")),
+            {
+                let mut lists = access(vec![("TESSERA_DESCRIBE_ROLES", DESCRIBER)]);
+                let tokenizers = format!("{},{}", role(TOKENIZER), role(UNGRANTED));
+                lists.lists.push((
+                    "TESSERA_TOKENIZE_ROLES",
+                    AllowList::parse(&tokenizers).expect("allow-list"),
+                ));
+                lists
+            },
             sink.clone(),
         ),
         detokenize: App::new(
