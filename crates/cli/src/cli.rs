@@ -41,7 +41,8 @@ pub enum Command {
         /// The dedup scope the cards are imported into.
         #[arg(long, default_value = "default")]
         scope: String,
-        /// Rows per chunk (one batch read, batch writes of 25 items).
+        /// Rows per chunk (the unit of the checkpoint; each row is read and
+        /// written with its own conditional calls).
         #[arg(long, default_value_t = DEFAULT_CHUNK_ROWS)]
         chunk: usize,
         /// At most this many rows a second.
@@ -66,8 +67,12 @@ pub enum Command {
         #[arg(long, default_value = "tessera-rotate.checkpoint")]
         checkpoint: PathBuf,
     },
-    /// Re-wraps every record's data key under the current KMS key (kms:ReEncrypt).
+    /// Re-wraps every record's data key under the vault's KMS key, or the replacement key (kms:ReEncrypt).
     Rewrap {
+        /// The destination key (default: TESSERA_KMS_KEY_ID); only it or
+        /// TESSERA_REPLACEMENT_KMS_KEY_ID, as KMS resolves them.
+        #[arg(long)]
+        to_key: Option<String>,
         /// Items per scan page.
         #[arg(long, default_value_t = rotate::DEFAULT_PAGE)]
         page: u32,
@@ -77,9 +82,17 @@ pub enum Command {
     },
     /// Checks that index items and records agree; read-only unless --repair.
     Verify {
-        /// Remove dangling index items.
+        /// Remove dangling index items and orphaned records.
         #[arg(long)]
         repair: bool,
+        /// An interrupted import's checkpoint: the records of its pending
+        /// rows are not orphans (a re-run indexes them). Repeatable.
+        #[arg(long = "checkpoint")]
+        checkpoints: Vec<PathBuf>,
+        /// How old (seconds) an unreachable record must be to be an orphan,
+        /// so an in-flight writer's record never is one.
+        #[arg(long, default_value_t = tessera_core::ORPHAN_MIN_AGE_SECS)]
+        orphan_age: i64,
         /// Items per scan page.
         #[arg(long, default_value_t = rotate::DEFAULT_PAGE)]
         page: u32,

@@ -1,35 +1,41 @@
 //! `tessera import`: bulk migration from another vault.
 //!
-//! Rows are taken a chunk at a time. For a chunk: one `BatchGetItem` finds the
-//! index items (under the current key and, during a rotation, the previous
-//! one), the rows are sealed through the [`Tokenizer`], and `BatchWriteItem`
-//! stores the records, then their index items. No transaction per card:
-//! DynamoDB bills a transaction twice, and an emulator may copy the table per
-//! transaction.
+//! Rows are taken a chunk at a time. For a chunk: each row's index item is
+//! read (`GetItem`, under the current key and, during a rotation, the
+//! previous one) and a hit is confirmed by the fingerprint of the record it
+//! names; the rows are sealed through the [`Tokenizer`]; then each record
+//! and each index item is written with its own conditional `PutItem` (the
+//! SDK retries each): a record only where its token is free or holds this
+//! very card (`attribute_not_exists(pk) OR fp = :fp`), an index item under
+//! the condition tokenize uses. No batch write: `BatchWriteItem` takes no
+//! condition, so a token could be overwritten with another card or an
+//! erased token revived.
 //!
 //! Resuming: before a chunk is written, the tokens drawn for it are saved in
-//! the checkpoint; after, the chunk is marked done. A re-run skips done rows
-//! and gives the rows of an interrupted chunk the same tokens, so a record is
-//! rewritten in place rather than issued twice, and a card that an earlier
-//! run indexed is recognised as already imported.
+//! the checkpoint, which is bound to the SHA-256 of the input file; after,
+//! the chunk is marked done. A re-run skips done rows and gives the rows of
+//! an interrupted chunk the same tokens, so a record is rewritten in place
+//! (its own fingerprint satisfies the condition) rather than issued twice,
+//! and a card that an earlier run indexed is recognised as already imported.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
-use std::path::Path;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
+use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use tessera_core::{
-    Fingerprinter, IndexEntry, IndexKey, OperatorVault, Random, Token, TokenFormat, Tokenizer,
-    VaultRecord,
+    CreateError, Fingerprint, Fingerprinter, IndexEntry, IndexKey, IndexWrite, OperatorVault,
+    Random, Token, TokenFormat, Tokenizer, VaultRecord,
 };
 
 use crate::CliError;
-use crate::checkpoint::Checkpoint;
 use crate::rows::ImportRow;
 
-/// Rows per chunk: one `BatchGetItem` of up to 100 keys covers the chunk's
-/// index items under one key.
+/// Reads or writes in flight at once: enough to hide the store's latency,
+/// few enough not to trip DynamoDB's per-partition burst limits.
+const CONCURRENCY: usize = 16;
+
+/// Rows per chunk: the unit of the checkpoint.
 pub const DEFAULT_CHUNK_ROWS: usize = 100;
 
 /// What an import did (over every run of the same file).
@@ -48,10 +54,12 @@ pub struct ImportSummary {
 /// The checkpoint of an import.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct ImportState {
-    /// The input file, and its length, so another file is not resumed by mistake.
+    /// The input file's name, for messages.
     pub source: String,
-    /// Its length in bytes.
-    pub source_len: u64,
+    /// The SHA-256 of its contents (hex): a checkpoint resumes only the
+    /// very file it was written for.
+    #[serde(default)]
+    pub source_sha256: String,
     /// Every row up to this number is done.
     pub done_rows: u64,
     /// Counts so far.
@@ -62,8 +70,8 @@ pub struct ImportState {
 
 /// What to do with one chunk, decided before anything is written.
 pub struct Plan {
-    records: Vec<VaultRecord>,
-    index: Vec<IndexEntry>,
+    /// Row number, record, its index item and the stale token it replaces.
+    writes: Vec<(u64, VaultRecord, Option<IndexEntry>, Option<Token>)>,
     /// Tokens drawn (or kept) per row, for the checkpoint.
     pub tokens: BTreeMap<u64, String>,
     /// Counts of the chunk.
@@ -115,8 +123,7 @@ impl Importer {
     ) -> Result<Plan, CliError> {
         let now = self.clock.now_secs();
         let mut plan = Plan {
-            records: Vec::new(),
-            index: Vec::new(),
+            writes: Vec::new(),
             tokens: BTreeMap::new(),
             summary: ImportSummary::default(),
             rejects: Vec::new(),
@@ -128,58 +135,42 @@ impl Importer {
                 Err(why) => plan.rejects.push((n, why)),
             }
         }
-        // Index keys under the current key, then under the previous one.
-        let mut keys: Vec<IndexKey> = valid
+        let keys: Vec<IndexKey> = valid
             .iter()
             .map(|(_, r)| {
                 let q = &r.request;
                 self.tokenizer.index_key(&q.scope, &q.pan, q.format)
             })
             .collect();
-        if let Some(previous) = &self.previous {
-            let older: Vec<IndexKey> = valid
-                .iter()
-                .map(|(_, r)| IndexKey {
-                    format: r.request.format,
-                    fingerprint: previous.fingerprint(
-                        &r.request.scope,
-                        r.request.format,
-                        &r.request.pan,
-                    ),
-                })
-                .collect();
-            keys.extend(older);
-        }
-        let found = self.vault.find_indexes(&keys).await?;
-        let live = |i: usize| {
-            found
-                .get(i)
-                .cloned()
-                .flatten()
-                .filter(|e| e.expires_at.is_none_or(|exp| exp > now))
-        };
-        let kept: Vec<Token> = valid.iter().filter_map(|(_, r)| r.token.clone()).collect();
-        let exists: HashMap<Token, bool> = if kept.is_empty() {
-            HashMap::new()
-        } else {
-            kept.iter()
-                .cloned()
-                .zip(self.vault.records_exist(&kept).await?)
-                .collect()
-        };
-        let count = valid.len();
+        let older: Vec<Option<Fingerprint>> = valid
+            .iter()
+            .map(|(_, r)| {
+                let q = &r.request;
+                self.previous
+                    .as_ref()
+                    .map(|p| p.fingerprint(&q.scope, q.format, &q.pan))
+            })
+            .collect();
+        let lookups: Vec<_> = keys
+            .iter()
+            .zip(&older)
+            .map(|(key, older)| self.holder(key, older.as_ref(), now))
+            .collect();
+        let found: Vec<Result<Holder, CliError>> = futures::stream::iter(lookups)
+            .buffered(CONCURRENCY)
+            .collect()
+            .await;
         let mut in_chunk: HashMap<String, Token> = HashMap::new();
         // Token -> card must stay one to one: two rows keeping one token
-        // would write two records under it, the second overwriting the first
-        // while the first card's index item still names it.
+        // would write two records under it.
         let mut claimed: HashMap<Token, u64> = HashMap::new();
-        let mut drawn: Vec<Token> = Vec::new();
-        for (i, (n, row)) in valid.into_iter().enumerate() {
+        for (i, ((n, row), found)) in valid.into_iter().zip(found).enumerate() {
+            let found = found?;
             let journaled = pending.get(&n).and_then(|t| Token::parse(t).ok());
-            let existing = live(i).or_else(|| self.previous.as_ref().and(live(count + i)));
             let storage_key = keys.get(i).map(IndexKey::storage_key).unwrap_or_default();
-            let holder = existing
-                .map(|e| e.token)
+            let holder = found
+                .hit
+                .clone()
                 .or_else(|| in_chunk.get(&storage_key).cloned());
             let mine = journaled.clone().or_else(|| row.token.clone());
             let slot = match (holder, &mine) {
@@ -191,12 +182,6 @@ impl Importer {
                     "the card already has a token in this scope and format; its metadata would be dropped".to_owned(),
                 ),
                 (Some(_), _) => Slot::Deduplicated,
-                (None, _)
-                    if journaled.is_none()
-                        && row.token.as_ref().is_some_and(|t| exists.get(t) == Some(&true)) =>
-                {
-                    Slot::Reject("the token is already in the vault".to_owned())
-                }
                 (None, Some(token)) if claimed.contains_key(token) => Slot::Reject(format!(
                     "the token is already used by row {}",
                     claimed.get(token).copied().unwrap_or_default()
@@ -211,9 +196,6 @@ impl Importer {
                             break token;
                         }
                     });
-                    if mine.is_none() {
-                        drawn.push(token.clone());
-                    }
                     match self
                         .tokenizer
                         .seal_for_import(Some(token.clone()), &row.request)
@@ -223,8 +205,7 @@ impl Importer {
                             claimed.insert(token.clone(), n);
                             in_chunk.insert(storage_key, token.clone());
                             plan.tokens.insert(n, token.as_str().to_owned());
-                            plan.records.push(record);
-                            plan.index.extend(entry);
+                            plan.writes.push((n, record, entry, found.stale));
                             Slot::Write
                         }
                         // Core errors never carry a PAN.
@@ -240,121 +221,149 @@ impl Importer {
                 Slot::Resumed => plan.summary.resumed += 1,
             }
         }
-        // A drawn token that is already stored (fpe tokens share a BIN and
-        // last 4, so their space is small) must not overwrite that record:
-        // the row is left for the next run, which draws again.
-        if !drawn.is_empty() {
-            let taken: HashSet<Token> = drawn
-                .iter()
-                .cloned()
-                .zip(self.vault.records_exist(&drawn).await?)
-                .filter_map(|(t, exists)| exists.then_some(t))
-                .collect();
-            for token in &taken {
-                if let Some(n) = claimed.get(token).copied() {
-                    plan.records.retain(|r| &r.token != token);
-                    plan.index.retain(|e| &e.token != token);
-                    plan.tokens.remove(&n);
-                    plan.summary.imported = plan.summary.imported.saturating_sub(1);
-                    plan.rejects.push((
-                        n,
-                        "the drawn token collided with a stored one; import this row again"
-                            .to_owned(),
-                    ));
-                }
-            }
-        }
         plan.rejects.sort_by_key(|(n, _)| *n);
         plan.summary.rejected = u64::try_from(plan.rejects.len()).unwrap_or(u64::MAX);
         Ok(plan)
     }
 
-    /// Writes a planned chunk: records first, then index items.
-    pub async fn write(&self, plan: &Plan) -> Result<(), CliError> {
-        self.vault.put_batch(&plan.records, &[]).await?;
-        self.vault.put_batch(&[], &plan.index).await?;
-        Ok(())
-    }
-}
-
-/// How an import runs.
-#[derive(Debug, Clone)]
-pub struct ImportOptions {
-    /// Rows per chunk.
-    pub chunk_rows: usize,
-    /// At most this many rows a second (`None`: as fast as the vault allows).
-    pub max_rate: Option<f64>,
-    /// Where the checkpoint lives.
-    pub checkpoint: Checkpoint,
-}
-
-/// What reports a running import: progress and rejected rows.
-pub trait Reporter {
-    /// `rows` more rows were handled.
-    fn advance(&self, rows: u64);
-    /// A row was refused.
-    fn reject(&self, row: u64, why: &str);
-}
-
-/// Imports `rows` (read from `source`), resuming from the checkpoint.
-pub async fn run(
-    importer: &Importer,
-    source: &Path,
-    rows: impl Iterator<Item = (u64, Result<ImportRow, String>)>,
-    options: &ImportOptions,
-    reporter: &dyn Reporter,
-) -> Result<ImportSummary, CliError> {
-    let source_len = std::fs::metadata(source)
-        .map_err(|e| CliError::file(source, e))?
-        .len();
-    let name = source.display().to_string();
-    let mut state: ImportState = match options.checkpoint.load::<ImportState>()? {
-        Some(state) if state.source == name && state.source_len == source_len => state,
-        Some(_) => {
-            return Err(CliError::Refused(format!(
-                "the checkpoint {} belongs to another input file; remove it to start over",
-                options.checkpoint.path().display()
-            )));
+    /// Who holds a card's index item: a hit only once the record it names
+    /// carries the fingerprint it is indexed under (or, mid-rotation, the
+    /// previous key's), unexpired; else the current key's stale holder, if
+    /// any, which the new index item replaces.
+    async fn holder(
+        &self,
+        key: &IndexKey,
+        older: Option<&Fingerprint>,
+        now: i64,
+    ) -> Result<Holder, CliError> {
+        let mut stale = None;
+        let current = self.confirmed(key, older, now).await?;
+        match current {
+            Lookup::Hit(token) => {
+                return Ok(Holder {
+                    hit: Some(token),
+                    stale: None,
+                });
+            }
+            Lookup::Stale(token) => stale = Some(token),
+            Lookup::Miss => {}
         }
-        None => ImportState {
-            source: name,
-            source_len,
-            ..ImportState::default()
-        },
-    };
-    reporter.advance(state.done_rows);
-    let started = Instant::now();
-    let mut handled: u64 = 0;
-    let resume_after = state.done_rows;
-    let mut rows = rows.skip_while(|(n, _)| *n <= resume_after).peekable();
-    while rows.peek().is_some() {
-        let chunk: Vec<_> = rows.by_ref().take(options.chunk_rows.max(1)).collect();
-        let last = chunk.last().map(|(n, _)| *n).unwrap_or(state.done_rows);
-        let plan = importer.plan(chunk, &state.pending).await?;
-        state.pending = plan.tokens.clone();
-        options.checkpoint.save(&state)?;
-        importer.write(&plan).await?;
-        for (n, why) in &plan.rejects {
-            reporter.reject(*n, why);
-        }
-        let s = &mut state.summary;
-        s.imported += plan.summary.imported;
-        s.deduplicated += plan.summary.deduplicated;
-        s.rejected += plan.summary.rejected;
-        s.resumed += plan.summary.resumed;
-        let rows_in_chunk = last - state.done_rows;
-        state.done_rows = last;
-        state.pending.clear();
-        options.checkpoint.save(&state)?;
-        reporter.advance(rows_in_chunk);
-        handled += rows_in_chunk;
-        if let Some(rate) = options.max_rate.filter(|r| *r > 0.0) {
-            // Bounded rate: never ahead of `rate` rows a second on average.
-            let due = Duration::from_secs_f64(handled as f64 / rate);
-            if let Some(wait) = due.checked_sub(started.elapsed()) {
-                tokio::time::sleep(wait).await;
+        if let Some(older) = older {
+            let key = IndexKey {
+                format: key.format,
+                fingerprint: older.clone(),
+            };
+            if let Lookup::Hit(token) = self.confirmed(&key, None, now).await? {
+                return Ok(Holder {
+                    hit: Some(token),
+                    stale: None,
+                });
             }
         }
+        Ok(Holder { hit: None, stale })
     }
-    Ok(state.summary)
+
+    async fn confirmed(
+        &self,
+        key: &IndexKey,
+        also: Option<&Fingerprint>,
+        now: i64,
+    ) -> Result<Lookup, CliError> {
+        let Some(item) = self.vault.index_holder(key).await? else {
+            return Ok(Lookup::Miss);
+        };
+        if is_expired(item.expires_at, now) {
+            return Ok(Lookup::Miss);
+        }
+        let head = self.vault.record_head(&item.token).await?;
+        let live = head.is_some_and(|h| !is_expired(h.expires_at, now));
+        let fingerprints: Vec<&Fingerprint> =
+            std::iter::once(&key.fingerprint).chain(also).collect();
+        let carries = live && self.vault.carries(&item.token, &fingerprints).await?;
+        Ok(if carries {
+            Lookup::Hit(item.token)
+        } else {
+            Lookup::Stale(item.token)
+        })
+    }
+
+    /// Writes a planned chunk, each record before its index item, each with
+    /// its own conditional put. Returns the rows refused at write time (a
+    /// token another card or a tombstone holds; a card tokenized meanwhile).
+    pub async fn write(&self, plan: &Plan) -> Result<Vec<(u64, String)>, CliError> {
+        let now = self.clock.now_secs();
+        let writes: Vec<_> = plan
+            .writes
+            .iter()
+            .map(|(n, record, entry, stale)| {
+                self.write_one(*n, record, entry.as_ref(), stale.as_ref(), now)
+            })
+            .collect();
+        let outcomes: Vec<Result<Option<(u64, String)>, CliError>> = futures::stream::iter(writes)
+            .buffer_unordered(CONCURRENCY)
+            .collect()
+            .await;
+        let mut rejects = Vec::new();
+        for outcome in outcomes {
+            rejects.extend(outcome?);
+        }
+        rejects.sort_by_key(|(n, _)| *n);
+        Ok(rejects)
+    }
+
+    async fn write_one(
+        &self,
+        n: u64,
+        record: &VaultRecord,
+        entry: Option<&IndexEntry>,
+        stale: Option<&Token>,
+        now: i64,
+    ) -> Result<Option<(u64, String)>, CliError> {
+        match self.vault.put_record(record).await {
+            Ok(()) => {}
+            Err(CreateError::RecordExists | CreateError::IndexExists) => {
+                return Ok(Some((
+                    n,
+                    "the token is held by another card or was erased; nothing was overwritten"
+                        .to_owned(),
+                )));
+            }
+            Err(CreateError::Vault(e)) => return Err(e.into()),
+        }
+        let Some(entry) = entry else {
+            return Ok(None);
+        };
+        if self.vault.put_index(entry, now, stale).await? == IndexWrite::Written {
+            return Ok(None);
+        }
+        // Another token took the card's index item since the chunk was
+        // planned: this record would be a second copy no one can reach.
+        self.vault.void(record, now).await?;
+        Ok(Some((
+            n,
+            "the card was tokenized as another token during the import; import this row again"
+                .to_owned(),
+        )))
+    }
 }
+
+/// Whether an expiry has passed at `now` (as the core judges it).
+fn is_expired(expires_at: Option<i64>, now: i64) -> bool {
+    expires_at.is_some_and(|exp| exp <= now)
+}
+
+/// A card's index holder, as [`Importer::holder`] judged it.
+struct Holder {
+    hit: Option<Token>,
+    stale: Option<Token>,
+}
+
+enum Lookup {
+    Hit(Token),
+    Stale(Token),
+    Miss,
+}
+
+mod resume;
+
+pub use resume::{ImportOptions, Reporter, file_sha256, run};

@@ -14,12 +14,16 @@
 pub mod call;
 pub mod checkpoint;
 pub mod cli;
+pub mod csvrow;
 pub mod error;
 pub mod import;
+pub mod keys;
+pub mod lines;
 pub mod rewrap;
 pub mod rotate;
 pub mod rows;
 pub mod settings;
+pub mod terminal;
 pub mod verify;
 
 pub use error::CliError;

@@ -6,15 +6,15 @@ use std::process::ExitCode;
 use indicatif::{ProgressBar, ProgressStyle};
 use tessera_aws::AwsClients;
 use tessera_aws::sdk::load_operator_sdk_config;
-use tessera_aws::secrets::{put_new_fingerprint_key, retire_previous_key};
+use tessera_aws::secrets::retire_previous_key;
 use tessera_cli::call::{self, Console};
 use tessera_cli::checkpoint::Checkpoint;
 use tessera_cli::cli::{self as args, Command};
 use tessera_cli::import::{ImportOptions, Importer, Reporter};
 use tessera_cli::rows::{InputFormat, read_rows};
 use tessera_cli::settings::{Settings, Store, Vault};
-use tessera_cli::{CliError, import, rewrap, rotate, verify};
-use tessera_core::{DedupScope, OsRandom};
+use tessera_cli::{CliError, import, rewrap, rotate, terminal, verify};
+use tessera_core::{DedupScope, OsRandom, VaultCheck};
 
 fn bar(len: Option<u64>) -> ProgressBar {
     let bar = ProgressBar::new(len.unwrap_or(0));
@@ -37,7 +37,8 @@ impl Reporter for BarReporter {
     }
 
     fn reject(&self, row: u64, why: &str) {
-        self.0.println(format!("rejected row {row}: {why}"));
+        self.0
+            .println(terminal::escape(&format!("rejected row {row}: {why}")));
     }
 }
 
@@ -53,21 +54,20 @@ async fn run(settings: Settings, command: Command) -> Result<(), CliError> {
         } => {
             if new_key {
                 settings_check(&settings)?;
-                let version = put_new_fingerprint_key(
-                    &clients.secrets,
-                    &settings.fingerprint_secret_id,
-                    &OsRandom,
-                )
-                .await?;
-                println!("new fingerprint key version {version} is AWSCURRENT");
+                let version =
+                    rotate::start_rotation(&clients, &settings.fingerprint_secret_id, &OsRandom)
+                        .await?;
+                terminal::say(&format!(
+                    "new fingerprint key version {version} is AWSCURRENT"
+                ));
             }
             let vault = Vault::open(&settings, clients).await?;
             let current = vault.keys.current.version().to_owned();
             let previous = vault.keys.previous.as_ref().map(|k| k.version().to_owned());
-            println!(
+            terminal::say(&format!(
                 "re-indexing to key version {current} (previous: {})",
                 previous.as_deref().unwrap_or("none")
-            );
+            ));
             let progress = bar(None);
             let reindexer = vault.reindexer(settings.candidate_scopes()?);
             let stats = rotate::reindex(
@@ -80,7 +80,7 @@ async fn run(settings: Settings, command: Command) -> Result<(), CliError> {
             )
             .await?;
             progress.finish_and_clear();
-            println!(
+            terminal::say(&format!(
                 "reindexed {}, already current {}, unindexed {}, expired {}, unknown scope {}, conflicts {}, changed meanwhile {}, failed {}",
                 stats.reindexed,
                 stats.current,
@@ -90,10 +90,10 @@ async fn run(settings: Settings, command: Command) -> Result<(), CliError> {
                 stats.conflicts,
                 stats.changed,
                 stats.failed
-            );
+            ));
             if retire {
                 let Some(previous) = previous else {
-                    println!("no AWSPREVIOUS version: nothing to retire");
+                    terminal::say("no AWSPREVIOUS version: nothing to retire");
                     return Ok(());
                 };
                 let now = vault.ports.clock.now_secs();
@@ -110,7 +110,9 @@ async fn run(settings: Settings, command: Command) -> Result<(), CliError> {
                     &previous,
                 )
                 .await?;
-                println!("retired key version {previous} (AWSPREVIOUS removed)");
+                terminal::say(&format!(
+                    "retired key version {previous} (AWSPREVIOUS removed)"
+                ));
             }
             Ok(())
         }
@@ -146,61 +148,86 @@ async fn run(settings: Settings, command: Command) -> Result<(), CliError> {
             let rows = read_rows(&file, layout, scope)?;
             let summary = import::run(&importer, &file, rows, &options, &reporter).await?;
             reporter.0.finish();
-            println!(
+            terminal::say(&format!(
                 "imported {} ({} of them by an interrupted earlier run), deduplicated {}, rejected {}",
                 summary.imported + summary.resumed,
                 summary.resumed,
                 summary.deduplicated,
                 summary.rejected
-            );
+            ));
             Checkpoint::at(&checkpoint).clear()?;
             Ok(())
         }
-        Command::Rewrap { page, checkpoint } => {
+        Command::Rewrap {
+            to_key,
+            page,
+            checkpoint,
+        } => {
             let vault = Store::open(&settings, clients).await?;
             let progress = bar(None);
-            let summary = rewrap::rewrap(
-                vault.dynamo.as_ref(),
-                vault.keyring.as_ref(),
+            let (destination, summary) = rewrap::rewrap_to(
+                &vault,
+                &settings,
+                to_key.as_deref(),
                 page,
                 &Checkpoint::at(&checkpoint),
                 &|n| progress.inc(n),
             )
             .await?;
             progress.finish_and_clear();
-            println!(
-                "rewrapped {} records ({} data keys re-encrypted); {} changed meanwhile and left alone",
-                summary.records, summary.data_keys, summary.changed
-            );
+            terminal::say(&format!(
+                "rewrapped {} records ({} data keys re-encrypted to {}); {} changed meanwhile and left alone",
+                summary.records, summary.data_keys, destination.arn, summary.changed
+            ));
             Ok(())
         }
-        Command::Verify { repair, page } => {
+        Command::Verify {
+            repair,
+            checkpoints,
+            orphan_age,
+            page,
+        } => {
             let vault = Store::open(&settings, clients).await?;
+            let mut reachable = Vec::new();
+            for path in &checkpoints {
+                reachable.extend(verify::pending_tokens(&Checkpoint::at(path))?);
+            }
             let progress = bar(None);
-            let report = verify::check(
+            let report = verify::check_with(
                 vault.dynamo.as_ref(),
                 vault.ports.clock.as_ref(),
                 page,
                 &|n| progress.inc(n),
+                VaultCheck::new()
+                    .reachable(reachable)
+                    .orphan_min_age(orphan_age),
             )
             .await?;
             progress.finish_and_clear();
-            println!(
-                "records {}, live index items {}, expired index items {}, dangling {}, records missing their index item {}, malformed {}",
+            terminal::say(&format!(
+                "records {}, live index items {}, expired index items {}, dangling {}, records missing their index item {}, orphans {}, tombstones {}, malformed {}",
                 report.records,
                 report.index_items,
                 report.expired_index_items,
                 report.dangling.len(),
                 report.unindexed_records,
+                report.orphans.len(),
+                report.tombstones,
                 report.malformed.len()
-            );
+            ));
+            for (token, _) in &report.orphans {
+                terminal::say(&format!(
+                    "orphaned record {}: no index item or checkpoint reaches it",
+                    token.as_str()
+                ));
+            }
             for (entry, why) in &report.dangling {
                 // The token only: a fingerprint never leaves the vault.
-                println!(
+                terminal::say(&format!(
                     "dangling index item for token {}: {}",
                     entry.token.as_str(),
                     why.as_str()
-                );
+                ));
             }
             for (pk, why) in &report.malformed {
                 let shown = if pk.starts_with("t#") {
@@ -208,14 +235,17 @@ async fn run(settings: Settings, command: Command) -> Result<(), CliError> {
                 } else {
                     "an index item"
                 };
-                println!("malformed {shown}: {why}");
+                terminal::say(&format!("malformed {shown}: {why}"));
             }
             if repair {
                 let removed = verify::repair(vault.dynamo.as_ref(), &report).await?;
-                println!("removed {removed} dangling index items");
-            } else if !report.dangling.is_empty() {
+                terminal::say(&format!(
+                    "removed {} dangling index items and {} orphaned records",
+                    removed.index_items, removed.orphans
+                ));
+            } else if !report.dangling.is_empty() || !report.orphans.is_empty() {
                 return Err(CliError::Refused(
-                    "dangling index items found; run with --repair to remove them".into(),
+                    "dangling index items or orphaned records found; run with --repair to remove them".into(),
                 ));
             }
             Ok(())
@@ -241,10 +271,12 @@ async fn main() -> ExitCode {
     let cli = match args::parse(std::env::args_os()) {
         Ok(cli) => cli,
         Err(usage) => {
+            // clap lays the text out; what it quotes from argv is escaped.
+            let text = terminal::escape_lines(&usage.text);
             if usage.to_stderr {
-                eprint!("{}", usage.text);
+                eprint!("{text}");
             } else {
-                print!("{}", usage.text);
+                print!("{text}");
             }
             return ExitCode::from(u8::try_from(usage.code).unwrap_or(2));
         }
@@ -266,7 +298,7 @@ async fn main() -> ExitCode {
     match run(cli.settings, cli.command).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("tessera: {e}");
+            eprintln!("{}", terminal::error_line(&e));
             ExitCode::FAILURE
         }
     }

@@ -21,6 +21,11 @@ pub struct Settings {
     /// The KMS key id or ARN of the vault.
     #[arg(long, env = "TESSERA_KMS_KEY_ID", global = true, default_value = "")]
     pub kms_key_id: String,
+    /// The key a planned KMS key rotation moves the vault to: the one key
+    /// besides TESSERA_KMS_KEY_ID that `rewrap --to-key` may re-encrypt to
+    /// (the stack's ReplacementKmsKeyArn; the rewrap role may use no other).
+    #[arg(long, env = "TESSERA_REPLACEMENT_KMS_KEY_ID", global = true)]
+    pub replacement_kms_key_id: Option<String>,
     /// The Secrets Manager id of the fingerprint key.
     #[arg(
         long,
@@ -112,8 +117,9 @@ impl Settings {
 }
 
 /// The vault reached through the AWS adapters, without the fingerprint
-/// keys: what `rewrap` and `verify` need, so their role reads no secret
-/// (with the key and a scan's BIN and last 4, a PAN could be searched for).
+/// keys: what `rewrap` and `verify` need, so their roles (`<stack>-operator-rewrap`,
+/// `<stack>-operator-verify`) read no secret (with the key and a scan's BIN and
+/// last 4, a PAN could be searched for). `import` runs as `<stack>-operator-import`.
 pub struct Store {
     /// The SDK clients (with a call counter).
     pub clients: AwsClients,
@@ -157,6 +163,14 @@ impl Store {
             dynamo,
             keyring,
         })
+    }
+}
+
+impl Store {
+    /// A key ring wrapping under `key` (checked by [`crate::keys`]) for
+    /// this vault's encryption context.
+    pub fn keyring_for(&self, key: &crate::keys::ResolvedKey) -> KmsKeyRing {
+        KmsKeyRing::new(self.clients.kms.clone(), &key.arn, &self.ports.vault_id)
     }
 }
 

@@ -59,6 +59,11 @@ async fn answer(
             "application/json",
             format!(r#"{{"pan":"{PAN}","token":"tok_0000000000000000000000000a","last4":"1111"}}"#),
         ),
+        "/prod/v1/tokens/tok_0000000000000000000000000b" => (
+            404,
+            "application/problem+json",
+            r#"{"type":"urn:tessera:problem:token-not-found\u001b]0;owned\u0007","title":"Token not found\u202e","status":404,"detail":"\u001b[2J\u009b6n\n\rtessera: ok","correlation_id":"c-\u2066x"}"#.to_owned(),
+        ),
         _ => (
             422,
             "application/problem+json",
@@ -158,9 +163,15 @@ async fn the_binary_reads_the_pan_from_stdin_signs_with_the_environment_chain_an
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     assert_eq!(text(&out.stdout), "");
     let stderr = text(&out.stderr);
+    let host = endpoint
+        .trim_start_matches("http://")
+        .split(':')
+        .next()
+        .unwrap_or_default();
     assert_eq!(
         stderr,
-        "tessera: 422 Too short for fpe\n  type: urn:tessera:problem:fpe-too-short\n  title: Too short for fpe\n  detail: fpe needs at least 15 digits\n  correlation id: c-9\n"
+        format!("calling tokenize at {host}\n")
+            + "tessera: 422 Too short for fpe\n  type: urn:tessera:problem:fpe-too-short\n  title: Too short for fpe\n  detail: fpe needs at least 15 digits\n  correlation id: c-9\n"
     );
     let received = log.lock().unwrap_or_else(|p| p.into_inner()).clone();
     assert_eq!(received.len(), 1);
@@ -196,7 +207,7 @@ async fn the_binary_prints_only_the_pan_on_detokenize_and_never_echoes_one_from_
     .await;
     assert!(out.status.success(), "{out:?}");
     assert_eq!(text(&out.stdout), format!("{PAN}\n"));
-    assert_eq!(text(&out.stderr), "");
+    assert_eq!(text(&out.stderr), "calling detokenize at 127.0.0.1\n");
 
     let out = tessera(&["call", "--endpoint", &endpoint, "tokenize", PAN], "").await;
     assert_eq!(out.status.code(), Some(2), "{out:?}");
@@ -218,4 +229,59 @@ async fn the_binary_prints_only_the_pan_on_detokenize_and_never_echoes_one_from_
         "tessera: TOKEN: this looks like a card number, not a token\n"
     );
     assert_eq!(log.lock().unwrap_or_else(|p| p.into_inner()).len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn control_characters_from_an_answer_or_argv_never_reach_the_terminal() {
+    let (endpoint, _log) = canned_api().await;
+    let out = tessera(
+        &[
+            "call",
+            "--endpoint",
+            &endpoint,
+            "describe",
+            "tok_0000000000000000000000000b",
+        ],
+        "",
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let stderr = text(&out.stderr);
+    assert_eq!(
+        stderr,
+        "calling tokenize at 127.0.0.1\n\
+         tessera: 404 Token not found\\u{202e}\n  \
+         type: urn:tessera:problem:token-not-found\\u{1b}]0;owned\\u{7}\n  \
+         title: Token not found\\u{202e}\n  \
+         detail: \\u{1b}[2J\\u{9b}6n\\u{a}\\u{d}tessera: ok\n  \
+         correlation id: c-\\u{2066}x\n"
+    );
+    // An argument clap quotes back is escaped too, the layout kept (clap
+    // itself strips C0 controls and ANSI sequences, not bidi characters).
+    let out = tessera(&["call", "--endpoint", &endpoint, "x\u{202e}\u{2066}y"], "").await;
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("'x\\u{202e}\\u{2066}y'"), "{stderr}");
+    assert!(stderr.contains('\n'), "{stderr}");
+    assert!(
+        !stderr.contains('\u{2066}') && !stderr.contains('\u{202e}'),
+        "{stderr:?}"
+    );
+    // A host that is not an API's: refused before anything is read or sent.
+    let out = tessera(
+        &[
+            "call",
+            "--endpoint",
+            "https://api.example.com/prod",
+            "tokenize",
+        ],
+        &format!("{PAN}\n"),
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(
+        text(&out.stderr)
+            .starts_with("tessera: --endpoint: api.example.com is not an API Gateway host"),
+        "{out:?}"
+    );
 }

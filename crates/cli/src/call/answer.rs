@@ -10,7 +10,7 @@ use tessera_core::{Token, mask_card_numbers};
 use zeroize::Zeroizing;
 
 use super::Answer;
-use crate::CliError;
+use crate::{CliError, terminal};
 
 /// What a successful answer holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,13 +67,11 @@ struct ProblemBody {
     message_upper: String,
 }
 
-/// Text from the API made safe to show: card numbers masked, control
-/// characters (a terminal escape sequence) dropped.
+/// Text from the API made safe to show: card numbers masked (read through
+/// any invisible characters between their digits), then every control,
+/// bidi and invisible character shown as an escape ([`terminal::escape`]).
 fn clean(text: &str) -> String {
-    mask_card_numbers(text)
-        .chars()
-        .filter(|c| !c.is_control())
-        .collect()
+    terminal::escape(&mask_card_numbers(text)).into_owned()
 }
 
 /// A correlation id made safe to show. A request id the platform generated
@@ -112,6 +110,13 @@ pub fn show(
             let found: Detokenized = serde_json::from_slice(&answer.body)
                 .map_err(|_| CliError::Refused("the API's answer holds no card number".into()))?;
             let pan = Zeroizing::new(found.pan);
+            // Printed exactly as it came, so it must be a card number's
+            // digits and nothing else (no escape sequence rides along).
+            if !(12..=19).contains(&pan.len()) || !pan.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(CliError::Refused(
+                    "the API's answer holds no card number (not 12 to 19 digits); not shown".into(),
+                ));
+            }
             let mut line = Zeroizing::new(String::with_capacity(pan.len() + 1));
             line.push_str(&pan);
             line.push('\n');
@@ -127,10 +132,16 @@ pub fn show(
             }
             let text = serde_json::to_string_pretty(&facts)
                 .map_err(|_| CliError::Refused("the API's answer is not JSON".into()))?;
-            writeln!(stdout, "{text}").map_err(write_err)?;
+            // serde_json escapes C0 controls only; DEL, C1 and bidi
+            // characters in a string are escaped here, JSON-style.
+            writeln!(stdout, "{}", terminal::json(&text)).map_err(write_err)?;
         }
         Expect::Nothing(token) => {
-            let _ = writeln!(stderr, "deleted {}", token.as_str());
+            let _ = writeln!(
+                stderr,
+                "{}",
+                terminal::escape(&format!("deleted {}", token.as_str()))
+            );
         }
     }
     stdout.flush().map_err(write_err)
@@ -242,5 +253,48 @@ mod tests {
         let mut out = Vec::new();
         show(&a, &Expect::Pan, &mut out, &mut Vec::new()).expect("shown");
         assert_eq!(out, b"4111111111111111\n");
+    }
+
+    #[test]
+    fn hostile_text_in_a_problem_or_facts_is_escaped_and_a_split_pan_masked() {
+        let a = answer(
+            400,
+            r#"{"type":"urn:x\u001b]0;t\u0007","title":"Bad\u202e\u0085","detail":"4111\u200b1111\u00ad1111\u20601111 \u001b[2J","correlation_id":"c\u001b"}"#,
+        );
+        let e = show(&a, &Expect::Facts, &mut Vec::new(), &mut Vec::new()).expect_err("problem");
+        let shown = terminal::error_line(&e);
+        let structure: usize = shown.matches('\n').count();
+        assert_eq!(structure, 4, "{shown}");
+        assert!(
+            shown.chars().all(|c| c == '\n' || !terminal::is_hidden(c)),
+            "{shown:?}"
+        );
+        assert!(shown.contains("Bad\\u{202e}\\u{85}"), "{shown}");
+        let digits: String = shown.chars().filter(char::is_ascii_digit).collect();
+        assert!(!digits.contains("4111111111111111"), "{shown}");
+
+        let facts = answer(
+            200,
+            r#"{"token":"tok_x","metadata":{"k":"a\u202eb\u009b"}}"#,
+        );
+        let mut out = Vec::new();
+        show(&facts, &Expect::Facts, &mut out, &mut Vec::new()).expect("shown");
+        let out = String::from_utf8(out).expect("utf-8");
+        assert!(out.contains(r"a\u202eb\u009b"), "{out}");
+        let back: Value = serde_json::from_str(&out).expect("still JSON");
+        assert_eq!(back["metadata"]["k"], "a\u{202e}b\u{9b}");
+    }
+
+    #[test]
+    fn a_detokenize_answer_that_is_not_digits_is_not_printed() {
+        for pan in [r"4111111111111111\u001b[2J", "4111 1111 1111 1111", "41111"] {
+            let a = answer(200, &format!(r#"{{"pan":"{pan}"}}"#));
+            let mut out = Vec::new();
+            assert!(
+                show(&a, &Expect::Pan, &mut out, &mut Vec::new()).is_err(),
+                "{pan}"
+            );
+            assert!(out.is_empty());
+        }
     }
 }

@@ -76,6 +76,36 @@ impl Endpoint {
         )
     }
 
+    /// The host the endpoint names, lower-case, without its port.
+    pub fn host(&self) -> String {
+        self.base
+            .replace(FUNCTION_PLACEHOLDER, "tokenize")
+            .parse::<http::Uri>()
+            .ok()
+            .and_then(|uri| uri.host().map(str::to_ascii_lowercase))
+            .unwrap_or_default()
+    }
+
+    /// Checks that the endpoint is an API host `tessera call` may send a
+    /// card number and signed credentials to: an API Gateway host
+    /// (`{api}.execute-api.{region}.amazonaws.com`), a VPC endpoint's
+    /// (`vpce-...execute-api.{region}.vpce.amazonaws.com`), a loopback
+    /// address (the dev stack), or one of `listed` (`--allow-host`,
+    /// `TESSERA_CALL_HOSTS`: a custom domain).
+    pub fn check_host(&self, listed: &[String]) -> Result<(), CliError> {
+        let host = self.host();
+        let is_listed = listed
+            .iter()
+            .map(|h| h.trim())
+            .any(|h| !h.is_empty() && h.eq_ignore_ascii_case(&host));
+        if is_listed || is_loopback_url(&self.base) || is_api_gateway_host(&host) {
+            return Ok(());
+        }
+        Err(CliError::Refused(format!(
+            "--endpoint: {host} is not an API Gateway host ({{api}}.execute-api.{{region}}.amazonaws.com), a VPC endpoint of one, or loopback; name a custom domain with --allow-host or TESSERA_CALL_HOSTS"
+        )))
+    }
+
     /// The region in an API Gateway host name
     /// (`{api}.execute-api.{region}.amazonaws.com`, also a VPC endpoint's).
     pub fn region_from_host(&self) -> Option<String> {
@@ -90,6 +120,32 @@ impl Endpoint {
             .next()
             .filter(|r| !r.is_empty() && r.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
             .map(str::to_owned)
+    }
+}
+
+/// `{api}.execute-api.{region}.amazonaws.com` (or `.amazonaws.com.cn`), or
+/// a VPC endpoint's `vpce-{...}.execute-api.{region}.vpce.amazonaws.com`.
+fn is_api_gateway_host(host: &str) -> bool {
+    let label = |l: &str| {
+        !l.is_empty()
+            && !l.starts_with('-')
+            && l.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    };
+    let labels: Vec<&str> = host.split('.').collect();
+    let (first, region, rest) = match labels.as_slice() {
+        [first, "execute-api", region, rest @ ..] => (*first, *region, rest),
+        _ => return false,
+    };
+    if !label(first) || !label(region) {
+        return false;
+    }
+    match rest {
+        ["amazonaws", "com"] | ["amazonaws", "com", "cn"] => true,
+        ["vpce", "amazonaws", "com"] | ["vpce", "amazonaws", "com", "cn"] => {
+            first.starts_with("vpce-")
+        }
+        _ => false,
     }
 }
 
@@ -119,6 +175,42 @@ mod tests {
         ] {
             assert!(Endpoint::parse(good).is_ok(), "{good}");
         }
+    }
+
+    #[test]
+    fn only_api_gateway_vpc_endpoint_loopback_or_listed_hosts_are_called() {
+        let check = |u: &str, listed: &[&str]| {
+            let listed: Vec<String> = listed.iter().map(|h| (*h).to_owned()).collect();
+            Endpoint::parse(u).expect("valid").check_host(&listed)
+        };
+        for good in [
+            "https://abc123.execute-api.us-east-1.amazonaws.com/prod",
+            "https://ABC123.Execute-Api.eu-west-1.amazonaws.com",
+            "https://abc123-vpce-0a1b2c.execute-api.us-east-1.amazonaws.com/prod",
+            "https://vpce-0a1b2c3d-x1y2.execute-api.ap-south-1.vpce.amazonaws.com/prod",
+            "https://abc.execute-api.cn-north-1.amazonaws.com.cn/prod",
+            "http://127.0.0.1:9000/lambda-url/{function}",
+            "http://[::1]:9000/lambda-url/{function}",
+            "https://localhost:8443/prod",
+        ] {
+            assert!(check(good, &[]).is_ok(), "{good}");
+        }
+        for bad in [
+            "https://api.example.com/prod",
+            "https://abc.execute-api.us-east-1.amazonaws.com.evil.example/prod",
+            "https://execute-api.us-east-1.amazonaws.com/prod",
+            "https://abc.execute-api.us-east-1.amazonaws.co/prod",
+            "https://x.abc.execute-api.us-east-1.amazonaws.com/prod",
+            "https://abc.execute-api.us-east-1.vpce.amazonaws.com/prod",
+            "https://abc.execute-api..amazonaws.com/prod",
+            "https://abc.s3.us-east-1.amazonaws.com/prod",
+        ] {
+            let e = check(bad, &[]).expect_err(bad).to_string();
+            assert!(e.contains("--allow-host"), "{e}");
+        }
+        assert!(check("https://API.example.com/prod", &["api.example.com"]).is_ok());
+        assert!(check("https://api.example.com/prod", &["other.example.com", " "]).is_err());
+        assert!(check("https://api.example.com.evil/prod", &["api.example.com"]).is_err());
     }
 
     #[test]

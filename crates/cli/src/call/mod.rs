@@ -8,11 +8,11 @@
 //! command exits non-zero. See README "Operator CLI".
 
 mod answer;
+mod body;
 mod endpoint;
 mod input;
 mod transport;
 
-use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -20,9 +20,10 @@ use std::process::ExitCode;
 use aws_config::SdkConfig;
 use aws_credential_types::provider::ProvideCredentials;
 use http::Method;
-use serde::Serialize;
-use tessera_core::{Metadata, Token, contains_card_number};
+use tessera_core::contains_card_number;
 use zeroize::Zeroizing;
+
+use body::{DetokenizeBody, LookupBody, TokenizeBody, json, metadata_arg, token_arg};
 
 pub use answer::{Expect, ProblemReport, show};
 pub use endpoint::{Endpoint, FUNCTION_PLACEHOLDER};
@@ -43,6 +44,15 @@ pub struct CallArgs {
     /// then the AWS region chain: AWS_REGION, the profile).
     #[arg(long, global = true)]
     pub region: Option<String>,
+    /// A host besides API Gateway's, a VPC endpoint's and loopback that
+    /// calls may go to (a custom domain); repeat, or comma-separate.
+    #[arg(
+        long = "allow-host",
+        env = "TESSERA_CALL_HOSTS",
+        value_delimiter = ',',
+        global = true
+    )]
+    pub allow_hosts: Vec<String>,
     /// Sent as `X-Correlation-Id` (the API echoes it, and it is in the audit event).
     #[arg(long, global = true)]
     pub correlation_id: Option<String>,
@@ -145,59 +155,6 @@ pub struct Planned {
     pub body: Option<Zeroizing<Vec<u8>>>,
     /// What a success looks like.
     pub expect: Expect,
-}
-
-#[derive(Serialize)]
-struct TokenizeBody<'a> {
-    pan: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    format: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    ttl_seconds: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    expires: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    metadata: Option<&'a BTreeMap<String, String>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    dedupe: Option<bool>,
-}
-
-#[derive(Serialize)]
-struct LookupBody<'a> {
-    pan: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    format: Option<&'a str>,
-}
-
-#[derive(Serialize)]
-struct DetokenizeBody<'a> {
-    token: &'a str,
-    reason: &'a str,
-}
-
-/// Serializes into a buffer sized up front, so no reallocation leaves a
-/// copy of a card number behind in freed memory.
-fn json(value: &impl Serialize) -> Result<Zeroizing<Vec<u8>>, CliError> {
-    let mut out = Zeroizing::new(Vec::with_capacity(4096));
-    serde_json::to_writer(&mut *out, value)
-        .map_err(|_| CliError::Refused("cannot encode the request".into()))?;
-    Ok(out)
-}
-
-/// A token argument, refused (unquoted) if it is not a token, above all if
-/// it is a card number.
-fn token_arg(text: &str) -> Result<Token, CliError> {
-    Token::parse(text.trim()).map_err(|e| CliError::Refused(format!("TOKEN: {e}")))
-}
-
-/// `--metadata`: a JSON object of strings, checked as the API checks it
-/// (at most 10 pairs, 256 bytes each, no card number), so a card number put
-/// there is not sent. serde's own messages quote input, so none is shown.
-fn metadata_arg(text: &str) -> Result<BTreeMap<String, String>, CliError> {
-    let map: BTreeMap<String, String> = serde_json::from_str(text)
-        .map_err(|_| CliError::Refused("--metadata: give a JSON object of string values".into()))?;
-    Metadata::new(map.clone()).map_err(|e| CliError::Refused(format!("--metadata: {e}")))?;
-    Ok(map)
 }
 
 impl Operation {
@@ -311,8 +268,9 @@ fn region(args: &CallArgs, endpoint: &Endpoint, sdk: &SdkConfig) -> Result<Strin
         })
 }
 
-/// Runs one call: checks the arguments and reads the card number before any
-/// credential is fetched or byte sent, then signs, sends and shows the answer.
+/// Runs one call: checks the endpoint's host and the arguments and reads
+/// the card number before any credential is fetched or byte sent, names the
+/// host on stderr, then signs, sends and shows the answer.
 pub async fn run(
     args: &CallArgs,
     sdk: &SdkConfig,
@@ -325,6 +283,9 @@ pub async fn run(
             e
         }
     })?;
+    // Before any card number is read or credential fetched: a signed
+    // request to a host the operator did not mean gives both away.
+    endpoint.check_host(&args.allow_hosts)?;
     // Read as the functions read it (`:` separates groups there too): a card
     // number here would travel in a header that proxies and WAF record.
     if args
@@ -346,6 +307,15 @@ pub async fn run(
         .await
         .map_err(|e| CliError::Refused(format!("no AWS credentials: {e}")))?;
     let transport = Transport::new(Signer::new(credentials, region))?;
+    let _ = writeln!(
+        console.stderr,
+        "{}",
+        crate::terminal::escape(&format!(
+            "calling {} at {}",
+            planned.function,
+            endpoint.host()
+        ))
+    );
     let answer = transport
         .send(
             planned.method,
@@ -362,8 +332,71 @@ pub async fn execute(args: &CallArgs, sdk: &SdkConfig, console: &mut Console<'_>
     match run(args, sdk, console).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            let _ = writeln!(console.stderr, "tessera: {e}");
+            let _ = writeln!(console.stderr, "{}", crate::terminal::error_line(&e));
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A stdin that fails the test if anything reads it.
+    struct Untouched;
+
+    impl Read for Untouched {
+        fn read(&mut self, _: &mut [u8]) -> std::io::Result<usize> {
+            panic!("stdin was read before the host was checked");
+        }
+    }
+
+    async fn call(endpoint: &str, listed: &[&str], operation: Operation) -> String {
+        let args = CallArgs {
+            endpoint: Some(endpoint.to_owned()),
+            region: Some("us-east-1".to_owned()),
+            allow_hosts: listed.iter().map(|h| (*h).to_owned()).collect(),
+            correlation_id: None,
+            operation,
+        };
+        // No credentials at all: a call that gets past the host check stops there.
+        let sdk = SdkConfig::builder().build();
+        let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
+        let mut console = Console {
+            stdin: &mut Untouched,
+            stdout: &mut stdout,
+            stderr: &mut stderr,
+        };
+        let e = run(&args, &sdk, &mut console).await.expect_err("not sent");
+        assert!(stdout.is_empty() && stderr.is_empty());
+        e.to_string()
+    }
+
+    #[tokio::test]
+    async fn another_host_is_refused_before_the_card_number_is_read_or_credentials_used() {
+        let tokenize = || Operation::Tokenize {
+            format: None,
+            file: None,
+            metadata: None,
+            no_dedupe: false,
+            ttl_seconds: None,
+            expires: None,
+        };
+        let e = call("https://api.example.com/prod", &[], tokenize()).await;
+        assert!(
+            e.contains("api.example.com is not an API Gateway host"),
+            "{e}"
+        );
+        // Listed, the call goes on: here to the credentials, which are missing.
+        let describe = Operation::Describe {
+            token: "tok_0000000000000000000000000a".to_owned(),
+        };
+        let e = call(
+            "https://api.example.com/prod",
+            &["api.example.com"],
+            describe,
+        )
+        .await;
+        assert!(e.contains("no AWS credentials"), "{e}");
     }
 }
