@@ -30,8 +30,9 @@ EXAMPLE_PARAMETERS = {
     "DetokenizerRoleArns": f"arn:aws:iam::{ACCOUNT}:role/settlement-detokenizer",
     "AdminRoleArns": f"arn:aws:iam::{ACCOUNT}:role/tessera-admin",
     "ForwardRoleArns": f"arn:aws:iam::{ACCOUNT}:role/payments-forwarder",
-    "ForwardDestinations": '[{"name":"acme","host":"api.processor.example","port":443,'
-                           '"path_prefixes":["/v1/charges"],"methods":["POST"]}]',
+    "CaptureRoleArns": f"arn:aws:iam::{ACCOUNT}:role/checkout-backend",
+    "ForwardDestinations": '[{"name":"acme","host":"api.processor.example","port":443,"methods":["POST"],'
+                           '"body_format":"json","paths":[{"prefix":"/v1/charges","card_fields":["/card/number"]}]}]',
     "ForwardGrants": f"arn:aws:iam::{ACCOUNT}:role/payments-forwarder=acme",
     "ForwardDestinationHosts": "api.processor.example",
     "KeyAdminArns": f"arn:aws:iam::{ACCOUNT}:role/key-admin",

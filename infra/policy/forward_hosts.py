@@ -11,6 +11,9 @@ deploy pipeline before every `sam deploy`) fails unless:
   in the JSON would be blocked by the firewall; one only in the host list would
   open the firewall to a name forward never uses);
 - every destination's port is 443 (ForwardSecurityGroup allows TCP 443 only);
+- every destination declares its body_format (json or form) and paths, each
+  path with its card_fields (there are no default card fields; forward refuses
+  to start otherwise, and this says so before the deploy);
 - every grant in ForwardGrants names listed destinations, and a role that is in
   ForwardRoleArns (the API resource policy denies every other role).
 
@@ -55,6 +58,13 @@ def problems(params):
         json_hosts.add(host)
         if d.get("port", 443) != 443:
             found.append(f"destination {name}: port {d.get('port')} (ForwardSecurityGroup allows 443 only)")
+        if d.get("body_format") not in ("json", "form"):
+            found.append(f"destination {name}: body_format must be json or form (forward parses bodies in it)")
+        paths = d.get("paths")
+        if not isinstance(paths, list) or not paths or not all(
+                isinstance(p, dict) and isinstance(p.get("prefix"), str) and isinstance(p.get("card_fields"), list)
+                for p in paths):
+            found.append(f"destination {name}: paths must list {{prefix, card_fields}} objects (no default card fields)")
     listed = {h.strip() for h in params["ForwardDestinationHosts"].split(",") if h.strip()}
     for h in sorted(json_hosts - listed):
         found.append(f"host {h} is in ForwardDestinations but not in ForwardDestinationHosts (the firewall would block it)")
@@ -109,6 +119,8 @@ def prove():
         "host_missing_from_firewall": {"ForwardDestinationHosts": "api.other.example"},
         "extra_firewall_host": {"ForwardDestinationHosts": "api.processor.example,evil.example"},
         "port_not_443": {"ForwardDestinations": good["ForwardDestinations"].replace('"port":443', '"port":8443')},
+        "no_body_format": {"ForwardDestinations": good["ForwardDestinations"].replace('"body_format":"json",', '')},
+        "no_card_fields": {"ForwardDestinations": good["ForwardDestinations"].replace(',"card_fields":["/card/number"]', '')},
         "grant_to_unlisted_role": {"ForwardGrants": good["ForwardGrants"].replace("payments-forwarder", "someone-else")},
     }
     for name, change in broken.items():
