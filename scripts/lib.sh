@@ -37,6 +37,12 @@ free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
+# port_free PORT: true if a listener could bind 127.0.0.1:PORT now (as the
+# stub's and moto's do, reusing a port in TIME_WAIT).
+port_free() {
+  python3 -c 'import socket,sys; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen()' "$1" 2>/dev/null
+}
+
 # start_moto PORT LOGFILE: starts moto on 127.0.0.1:PORT, sets MOTO_PID, waits until it answers.
 start_moto() {
   local port=$1 logfile=$2
@@ -78,7 +84,8 @@ dev_build() {
 
 # dev_start DIR MOTO_PORT STUB_PORT LAMBDA_PORT: starts moto, the stub
 # processor on https://processor.localhost:STUB_PORT, provisions the vault
-# (with the fixture tokens), and starts all four functions under `cargo
+# (with the fixture tokens), and starts all six functions (tokenize,
+# detokenize, admin, forward, capture-sessions, capture) under `cargo
 # lambda watch` on 127.0.0.1:LAMBDA_PORT. Logs and settings go in DIR.
 # Appends what it started to DEV_PIDS (each its own process group); stop
 # them with dev_stop. Sets the emulator's environment.
@@ -111,6 +118,9 @@ dev_start() {
     echo "AWS_LAMBDA_LOG_FORMAT=${AWS_LAMBDA_LOG_FORMAT:-Text}"
     echo "TESSERA_TOKENIZE_ROLES=$TOKENIZER_ROLE,$DEV_ROLE"
     echo "TESSERA_DESCRIBE_ROLES=$TOKENIZER_ROLE,$DEV_ROLE"
+    # Roles told a card's existing token (dedup and lookup); others get a new
+    # token per call. The sample events and the fixtures rely on dedup.
+    echo "TESSERA_DEDUP_ROLES=$TOKENIZER_ROLE,$DEV_ROLE"
     # The fixtures are seeded in the default scope; these roles share it.
     # Quoted: the env-file parser refuses a bare `=` in a value.
     echo "TESSERA_DEDUP_SCOPES='default=$TOKENIZER_ROLE,$DEV_ROLE'"
@@ -122,10 +132,19 @@ dev_start() {
     echo "TESSERA_ADMIN_ROLES=$ADMIN_ROLE,$DEV_ROLE"
     # forward: the stub processor is the one destination (events/ name it too).
     echo "TESSERA_FORWARD_ROLES=arn:aws:iam::111122223333:role/payments-forwarder,$DEV_ROLE"
-    echo "TESSERA_FORWARD_DESTINATIONS='[{\"name\":\"stub\",\"host\":\"processor.localhost\",\"port\":$stub_port,\"path_prefixes\":[\"/v1/charges\"],\"methods\":[\"POST\"]}]'"
+    echo "TESSERA_FORWARD_DESTINATIONS='[{\"name\":\"stub\",\"host\":\"processor.localhost\",\"port\":$stub_port,\"methods\":[\"POST\"],\"body_format\":\"json\",\"paths\":[{\"prefix\":\"/v1/charges\",\"card_fields\":[\"/card/number\",\"/card\"]}]}]'"
     echo "TESSERA_FORWARD_GRANTS='arn:aws:iam::111122223333:role/payments-forwarder=stub;$DEV_ROLE=stub'"
     # DEV ONLY: trust the stub's test CA and let .localhost reach 127.0.0.1.
     echo "TESSERA_FORWARD_DEV_CA=$(cd "$dir" && pwd)/stub-ca.pem"
+    # capture-sessions: who may open capture sessions (the dev principal).
+    echo "TESSERA_CAPTURE_ROLES=$TOKENIZER_ROLE,$DEV_ROLE"
+    # DEV ONLY: sessions may name http://localhost[:port] and
+    # http://127.0.0.1[:port] origins (the demo checkout page).
+    echo "TESSERA_CAPTURE_DEV_ORIGINS=1"
+    # The capture function reads the same TESSERA_API_ID/STAGE as the others
+    # here (one env file): watch's requests carry no authorizer context, so
+    # under the dev principal they pass the API-origin check as the IAM
+    # functions' do. In AWS each function has its own API's id and stage.
     # DEV ONLY: curl through `cargo lambda watch` carries no IAM principal.
     echo "TESSERA_DEV_PRINCIPAL=$DEV_ROLE"
   } > "$dir/lambda.env"
@@ -133,7 +152,9 @@ dev_start() {
   # The dev principal exists only in builds with this feature; sam build never enables it.
   local release=()
   [[ ${DEV_RELEASE:-} == 1 ]] && release=(--release)
-  setsid cargo lambda watch "${release[@]}" -A 127.0.0.1 -P "$lambda_port" ${DEV_WATCH_FLAGS:-} \
+  # --disable-cors: watch's own CORS layer would answer any Origin, with
+  # credentials; the only CORS a browser may see is the functions' own.
+  setsid cargo lambda watch "${release[@]}" --disable-cors -A 127.0.0.1 -P "$lambda_port" ${DEV_WATCH_FLAGS:-} \
     --features tessera-lambda/dev-principal --env-file "$dir/lambda.env" &
   DEV_PIDS+=("$!")
 }

@@ -86,11 +86,23 @@ impl IssuingVault for RacingVault {
         }
         found
     }
-    async fn create_index(&self, index: &IndexEntry, now: i64) -> Result<(), CreateError> {
-        self.inner.create_index(index, now).await
+    async fn create_index(
+        &self,
+        index: &IndexEntry,
+        now: i64,
+        replacing: Option<&Token>,
+    ) -> Result<(), CreateError> {
+        self.inner.create_index(index, now, replacing).await
     }
     async fn create(&self, record: &VaultRecord) -> Result<(), CreateError> {
         self.inner.create(record).await
+    }
+    async fn confirm(
+        &self,
+        token: &Token,
+        fp: &[&tessera_core::Fingerprint],
+    ) -> Result<bool, VaultError> {
+        self.inner.confirm(token, fp).await
     }
     async fn abandon(&self, record: &VaultRecord, now: i64) -> Result<(), VaultError> {
         self.inner.abandon(record, now).await
@@ -143,7 +155,14 @@ async fn concurrent_tokenizations_give_one_token_and_one_record() {
         3 * WRITERS as u64 - 1,
         "record puts, index puts, voids: {calls:?}"
     );
-    assert_eq!(calls.get("TransactWriteItems"), 0, "{calls:?}");
+    // Writes go as single puts, never as a write transaction; the only
+    // transactions are each loser's check that the winner's record carries
+    // the fingerprint (a lone ConditionCheck: it reads nothing back).
+    assert_eq!(
+        calls.get("TransactWriteItems"),
+        WRITERS as u64 - 1,
+        "one fingerprint check per loser: {calls:?}"
+    );
     // One won; every caller got its token.
     assert_eq!(issued.iter().filter(|t| t.created).count(), 1, "one winner");
     let tokens: HashSet<&Token> = issued.iter().map(|t| &t.token).collect();
@@ -296,12 +315,49 @@ async fn batches_keep_order_and_report_per_item() {
 
 /// The regression guard on AWS calls per operation: a change that adds a
 /// call to any flow fails here.
+/// The IAM actions granted by the managed policy `policy` of infra/template.yaml.
+fn granted_actions(policy: &str) -> HashSet<String> {
+    let template = include_str!("../infra/template.yaml");
+    let header = format!("  {policy}:");
+    template
+        .lines()
+        .skip_while(|l| *l != header)
+        .skip(1)
+        // The resource ends where the next one (two-space indent) begins.
+        .take_while(|l| l.is_empty() || l.starts_with("   "))
+        .filter_map(|l| l.trim_start().strip_prefix("Action: ["))
+        .flat_map(|l| l.trim_end_matches(']').split(','))
+        .map(|a| a.trim().to_owned())
+        .collect()
+}
+
+/// Fails if a call the adapter made is not an action `policy` grants: moto
+/// does not enforce IAM, so a call the role cannot make passes every
+/// emulator test and fails in AWS (a dedup check once did, as UpdateItem).
+fn assert_granted(policy: &str, calls: &tessera_aws::CallCounts) {
+    let granted = granted_actions(policy);
+    for operation in calls.0.keys() {
+        let action = match operation.as_str() {
+            // The adapter's only transactions are lone ConditionChecks.
+            "TransactWriteItems" => "dynamodb:ConditionCheckItem".to_owned(),
+            "GenerateDataKey" | "Decrypt" | "DescribeKey" => format!("kms:{operation}"),
+            "GetSecretValue" => format!("secretsmanager:{operation}"),
+            _ => format!("dynamodb:{operation}"),
+        };
+        assert!(
+            granted.contains(&action),
+            "{policy} does not grant {action} (made as {operation}): {granted:?}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn aws_calls_per_operation() {
     let s = stack().await;
     let tokenizer = s.tokenizer(Arc::new(SystemClock)).await;
     let counter = &s.clients.counter;
     let req = TokenizeRequest::new(pan("4111111111111111"));
+    let start = counter.snapshot();
 
     let before = counter.snapshot();
     let issued = tokenizer.tokenize(&req).await.expect("miss");
@@ -322,10 +378,16 @@ async fn aws_calls_per_operation() {
     let before = counter.snapshot();
     tokenizer.tokenize(&req).await.expect("hit");
     let hit = counter.snapshot().since(&before);
+    // A hit: the index read, then the check that the record it names carries
+    // the fingerprint (a transaction holding one ConditionCheck: the tokenize
+    // role neither reads `fp` nor holds UpdateItem on records).
     assert_eq!(
         hit.0.into_iter().collect::<Vec<_>>(),
-        [("GetItem".to_owned(), 1)],
-        "a hit is one read"
+        [
+            ("GetItem".to_owned(), 1),
+            ("TransactWriteItems".to_owned(), 1)
+        ],
+        "a hit is one read and one conditional check"
     );
 
     let solo = TokenizeRequest {
@@ -359,7 +421,7 @@ async fn aws_calls_per_operation() {
     assert_eq!(bulk.get("PutItem"), 500);
     assert_eq!(bulk.get("GenerateDataKey"), 1, "{bulk:?}");
 
-    // Lookup and describe: one read each.
+    // Lookup: one read and the hit's fingerprint check; describe: one read.
     let before = counter.snapshot();
     tokenizer
         .lookup_by_pan(
@@ -372,7 +434,10 @@ async fn aws_calls_per_operation() {
     let lookup = counter.snapshot().since(&before);
     assert_eq!(
         lookup.0.into_iter().collect::<Vec<_>>(),
-        [("GetItem".to_owned(), 1)]
+        [
+            ("GetItem".to_owned(), 1),
+            ("TransactWriteItems".to_owned(), 1)
+        ]
     );
     let before = counter.snapshot();
     tokenizer.describe(&issued.token).await.expect("describe");
@@ -381,6 +446,8 @@ async fn aws_calls_per_operation() {
         describe.0.into_iter().collect::<Vec<_>>(),
         [("GetItem".to_owned(), 1)]
     );
+
+    assert_granted("TokenizePolicy", &counter.snapshot().since(&start));
 
     // Detokenize: one read; KMS once per data key, then never again.
     let detokenizer = s.detokenizer(Arc::new(SystemClock));
@@ -393,6 +460,7 @@ async fn aws_calls_per_operation() {
             .expect("detokenize");
     }
     let detok = counter.snapshot().since(&before);
+    assert_granted("DetokenizePolicy", &detok);
     assert_eq!(
         detok.0.into_iter().collect::<Vec<_>>(),
         [("GetItem".to_owned(), 20)],
@@ -412,6 +480,7 @@ async fn aws_calls_per_operation() {
         r.expect("detokenize");
     }
     let batch = counter.snapshot().since(&before);
+    assert_granted("DetokenizePolicy", &batch);
     assert_eq!(
         batch.0.into_iter().collect::<Vec<_>>(),
         [("BatchGetItem".to_owned(), 1), ("Decrypt".to_owned(), 1)],

@@ -477,7 +477,10 @@ fn verify(parts: &http::request::Parts, body: &[u8]) -> Result<(Caller, Vec<Stri
 #[derive(Debug)]
 struct Run {
     stdout: String,
+    /// What followed the `calling FUNCTION at HOST` line, if there was one.
     stderr: String,
+    /// That line: every call names the host it goes to before sending.
+    calling: Option<String>,
     code: ExitCode,
 }
 
@@ -507,6 +510,7 @@ async fn tessera(args: &[&str], stdin: &str, caller: &Caller) -> Run {
             return Run {
                 stdout,
                 stderr,
+                calling: None,
                 code: ExitCode::from(u8::try_from(usage.code).unwrap_or(2)),
             };
         }
@@ -534,9 +538,17 @@ async fn tessera(args: &[&str], stdin: &str, caller: &Caller) -> Run {
         stderr: &mut err,
     };
     let code = call::execute(&call_args, &sdk, &mut console).await;
+    let stderr = String::from_utf8_lossy(&err).into_owned();
+    let (calling, stderr) = match stderr.split_once('\n') {
+        Some((first, rest)) if first.starts_with("calling ") => {
+            (Some(first.to_owned()), rest.to_owned())
+        }
+        _ => (None, stderr),
+    };
     Run {
         stdout: String::from_utf8_lossy(&out).into_owned(),
-        stderr: String::from_utf8_lossy(&err).into_owned(),
+        stderr,
+        calling,
         code,
     }
 }
@@ -826,6 +838,11 @@ async fn per_function_urls_and_a_pan_from_a_file() {
     assert_eq!(
         (opened.stdout.as_str(), opened.stderr.as_str()),
         (format!("{pan}\n").as_str(), "")
+    );
+    assert_eq!(
+        opened.calling.as_deref(),
+        Some("calling detokenize at 127.0.0.1"),
+        "{opened:?}"
     );
     let deleted = tessera(
         &["call", "--endpoint", &endpoint, "delete", &token],

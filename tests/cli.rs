@@ -31,6 +31,7 @@ fn settings(stack: &Stack) -> Settings {
     Settings {
         table: stack.made.table.clone(),
         kms_key_id: stack.made.key_arn.clone(),
+        replacement_kms_key_id: None,
         fingerprint_secret_id: stack.made.secret_arn.clone(),
         vault_id: None,
         legacy_scope: None,
@@ -84,7 +85,7 @@ async fn rotation_reindexes_while_tokenize_and_detokenize_keep_working() {
     // The records and index items store their scope.
     let record = before
         .dynamo
-        .scan(None, 100)
+        .scan(None, 100, tessera_core::ScanView::Whole)
         .await
         .expect("scan")
         .items
@@ -316,7 +317,12 @@ async fn rewrap_replaces_every_data_key_while_detokenize_keeps_working() {
     for (pan, token) in &issued {
         assert_eq!(&fresh.detokenize(token).await.expect("detokenize").pan, pan);
     }
-    let records = vault.dynamo.scan(None, 100).await.expect("scan").items;
+    let records = vault
+        .dynamo
+        .scan(None, 100, tessera_core::ScanView::Whole)
+        .await
+        .expect("scan")
+        .items;
     let blobs: HashSet<Vec<u8>> = records
         .iter()
         .filter_map(|i| match i {
@@ -371,7 +377,8 @@ async fn verify_finds_and_repairs_dangling_index_items() {
     assert_eq!(
         verify::repair(dynamo.as_ref(), &report)
             .await
-            .expect("repair"),
+            .expect("repair")
+            .index_items,
         1
     );
     let clean = verify::check(dynamo.as_ref(), &SystemClock, 100, &|_| {})

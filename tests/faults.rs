@@ -155,6 +155,14 @@ impl Faulty {
                     );
                     continue;
                 }
+                if item.contains_key("erased") {
+                    // An erased token's tombstone: no secret, no fact, no
+                    // TTL (the token is never issued again).
+                    for gone in ["ct", "dk", "fp", "bin", "last4", "len", "meta", "exp"] {
+                        assert!(!item.contains_key(gone), "tombstone {token} keeps {gone}");
+                    }
+                    continue;
+                }
                 records.insert(token.to_owned());
                 if item.contains_key("fp") {
                     let index = format!("f#{}#{}", s(item, "fmt"), s(item, "fp"));

@@ -56,7 +56,7 @@ async fn forwards_a_vault_pan_to_the_stub_and_returns_only_the_masked_answer() {
     env.insert("TESSERA_FORWARD_ROLES".into(), FORWARDER.into());
     env.insert(
         "TESSERA_FORWARD_DESTINATIONS".into(),
-        format!(r#"[{{"name":"stub","host":"processor.localhost","port":{port},"path_prefixes":["/v1/charges"],"methods":["POST"]}}]"#),
+        format!(r#"[{{"name":"stub","host":"processor.localhost","port":{port},"methods":["POST"],"body_format":"json","paths":[{{"prefix":"/v1/charges","card_fields":["/number"]}}]}}]"#),
     );
     env.insert("TESSERA_FORWARD_GRANTS".into(), format!("{FORWARDER}=stub"));
     env.insert("TESSERA_FORWARD_DEV_CA".into(), ca.display().to_string());

@@ -132,6 +132,8 @@ impl Stack {
             ),
             ("TESSERA_TOKENIZE_ROLES".into(), TOKENIZER_ROLE.into()),
             ("TESSERA_DESCRIBE_ROLES".into(), TOKENIZER_ROLE.into()),
+            // The tests exercise dedup: the tokenizer is granted its answers.
+            ("TESSERA_DEDUP_ROLES".into(), TOKENIZER_ROLE.into()),
             // The fixtures are seeded in the default scope, as the tokenizer's.
             (
                 "TESSERA_DEDUP_SCOPES".into(),

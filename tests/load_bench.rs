@@ -1,5 +1,6 @@
 //! `scripts/bench --load`: 50 concurrent clients against the dev stack
-//! (`cargo lambda watch --release` on 127.0.0.1:9000, moto behind it) for a
+//! (`cargo lambda watch --release` on `TESSERA_LOAD_ADDR`, scripts/dev's
+//! 127.0.0.1:9000 by default; scripts/bench picks a free port) for a
 //! bounded time. Each client alternates a tokenize (one of 500 cards, so
 //! misses turn into hits) with a detokenize of a token it was given.
 //! Prints throughput, p50/p99 per operation and every non-2xx status. Not a

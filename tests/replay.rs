@@ -9,10 +9,17 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
 use tessera_aws::provision::{Fixture, import_fixtures};
-use tessera_core::{SystemClock, Token};
+use tessera_core::capture::{
+    CaptureOrigin, CaptureSession, ClientSecret, OriginMode, SessionId, SessionPolicy,
+    SessionRegistry,
+};
+use tessera_core::{Clock, SystemClock, Token};
 use tessera_e2e::{env_reader, stack};
 use tessera_lambda::telemetry::{LogFormat, dispatch};
-use tessera_lambda::{Admin, Detokenize, Forward, Function, Serve, Tokenize, build_app};
+use tessera_lambda::{
+    Admin, Capture as CaptureFn, CaptureSessions, Detokenize, Forward, Function, Serve, Tokenize,
+    build_app,
+};
 use tessera_testkit::find_card_numbers;
 use tessera_testkit::stub::StubProcessor;
 use tracing_subscriber::fmt::MakeWriter;
@@ -135,7 +142,13 @@ fn canonical(arn: &str) -> String {
 fn expected_audit(event: &Value, expect: &Value, body: &Value) -> Value {
     let status = expect["status"].as_u64().unwrap_or_default();
     let problem = expect["problem"].as_str().unwrap_or_default();
-    let denied = ["unauthenticated", "forbidden", "untrusted-origin"].contains(&problem);
+    let denied = [
+        "unauthenticated",
+        "forbidden",
+        "untrusted-origin",
+        "capture-unauthorized",
+    ]
+    .contains(&problem);
     let request: Value = event["body"]
         .as_str()
         .filter(|_| event["isBase64Encoded"] != true && !BODY_UNREAD.contains(&problem))
@@ -201,20 +214,21 @@ fn expected_audit(event: &Value, expect: &Value, body: &Value) -> Value {
     })
 }
 
-/// The port of the stub processor the forward events name (`STUB` in
-/// events/generate.py; scripts/dev runs its stub there too).
-const STUB_PORT: u16 = 18443;
+/// The origin the forward events name (`STUB` in events/generate.py), where
+/// scripts/dev runs its stub; the replay's stub listens on a free port and
+/// each event's body is pointed at it when the event is loaded.
+const EVENTS_STUB_ORIGIN: &str = "https://processor.localhost:18443";
 /// The forwarding role of the sample events.
 const FORWARDER_ROLE: &str = "arn:aws:iam::111122223333:role/payments-forwarder";
 
 /// The forward function's settings: the stub as its one destination, and
 /// the stub's test CA through the dev-only setting.
-fn forward_env(s: &tessera_e2e::Stack, ca_path: &str) -> HashMap<String, String> {
+fn forward_env(s: &tessera_e2e::Stack, ca_path: &str, port: u16) -> HashMap<String, String> {
     let mut env = s.env();
     env.insert("TESSERA_FORWARD_ROLES".into(), FORWARDER_ROLE.into());
     env.insert(
         "TESSERA_FORWARD_DESTINATIONS".into(),
-        format!(r#"[{{"name":"stub","host":"processor.localhost","port":{STUB_PORT},"path_prefixes":["/v1/charges"],"methods":["POST"]}}]"#),
+        format!(r#"[{{"name":"stub","host":"processor.localhost","port":{port},"methods":["POST"],"body_format":"json","paths":[{{"prefix":"/v1/charges","card_fields":["/card/number","/card"]}}]}}]"#),
     );
     env.insert(
         "TESSERA_FORWARD_GRANTS".into(),
@@ -222,6 +236,69 @@ fn forward_env(s: &tessera_e2e::Stack, ca_path: &str) -> HashMap<String, String>
     );
     env.insert("TESSERA_FORWARD_DEV_CA".into(), ca_path.into());
     env
+}
+
+/// The roles the capture-sessions events call as.
+const CAPTURE_ROLES: &str = "arn:aws:iam::111122223333:role/checkout-backend,arn:aws:iam::111122223333:role/payments-tokenizer";
+/// The public capture API of the sample events.
+const CAPTURE_API: (&str, &str) = ("pub789", "prod");
+
+/// The capture-sessions function's settings.
+fn capture_sessions_env(s: &tessera_e2e::Stack) -> HashMap<String, String> {
+    let mut env = s.env();
+    env.insert("TESSERA_CAPTURE_ROLES".into(), CAPTURE_ROLES.into());
+    env
+}
+
+/// The capture function's settings: the public API's id and stage only.
+fn capture_env(s: &tessera_e2e::Stack) -> HashMap<String, String> {
+    let mut env = s.env();
+    env.insert("TESSERA_API_ID".into(), CAPTURE_API.0.into());
+    env.insert("TESSERA_API_STAGE".into(), CAPTURE_API.1.into());
+    env
+}
+
+/// One capture session of events/capture-fixtures.json.
+#[derive(serde::Deserialize)]
+struct SessionFixture {
+    session_id: String,
+    client_secret: String,
+    owner: String,
+    origins: Vec<String>,
+    max_cards: u32,
+}
+
+/// Seeds the capture sessions the capture events authenticate against.
+async fn seed_sessions(s: &tessera_e2e::Stack) -> Vec<String> {
+    let fixtures: Vec<SessionFixture> = serde_json::from_str(
+        &std::fs::read_to_string(format!("{EVENTS}/capture-fixtures.json")).expect("fixtures"),
+    )
+    .expect("capture fixtures parse");
+    let mut secrets = Vec::new();
+    for f in fixtures {
+        let origins = f
+            .origins
+            .iter()
+            .map(|o| CaptureOrigin::parse(o, OriginMode::Https).expect("origin"))
+            .collect();
+        let policy = SessionPolicy::new(origins)
+            .and_then(|p| p.with_max_cards(f.max_cards))
+            .expect("policy");
+        let secret = ClientSecret::presented(&f.client_secret);
+        let session = CaptureSession::new(
+            SessionId::parse(&f.session_id).expect("session id"),
+            secret.hash(),
+            f.owner,
+            policy,
+            SystemClock.now_secs(),
+        );
+        s.vault()
+            .create_session(&session)
+            .await
+            .expect("seed session");
+        secrets.push(f.client_secret);
+    }
+    secrets
 }
 
 async fn app<F: Function>(s: &tessera_e2e::Stack, capture: &Capture) -> Box<dyn Serve> {
@@ -249,17 +326,45 @@ async fn apps(
     s: &tessera_e2e::Stack,
     capture: &Capture,
     stub_ca: &str,
+    stub_port: u16,
 ) -> HashMap<&'static str, Box<dyn Serve>> {
     let mut apps = HashMap::new();
     for app in [
         app::<Tokenize>(s, capture).await,
         app::<Detokenize>(s, capture).await,
         app::<Admin>(s, capture).await,
-        app_with::<Forward>(s, capture, forward_env(s, stub_ca)).await,
+        app_with::<Forward>(s, capture, forward_env(s, stub_ca, stub_port)).await,
+        app_with::<CaptureSessions>(s, capture, capture_sessions_env(s)).await,
+        app_with::<CaptureFn>(s, capture, capture_env(s)).await,
     ] {
         apps.insert(app.name(), app);
     }
     apps
+}
+
+/// An event from events/, its body's forward URL (if any) pointed at the
+/// stub on `stub_port` instead of the dev stack's.
+fn load_event(name: &str, stub_port: u16) -> Value {
+    let mut event: Value = serde_json::from_str(
+        &std::fs::read_to_string(format!("{EVENTS}/{name}")).expect("event file"),
+    )
+    .expect("event parses");
+    if let Some(body) = event["body"].as_str() {
+        let origin = format!("https://processor.localhost:{stub_port}");
+        event["body"] = body.replace(EVENTS_STUB_ORIGIN, &origin).into();
+    }
+    event
+}
+
+#[test]
+fn a_loaded_forward_event_names_the_replay_stub_port() {
+    let event = load_event("rest-forward-stub.json", 1);
+    let body = event["body"].as_str().expect("a text body");
+    assert!(
+        body.contains("\"url\":\"https://processor.localhost:1/v1/charges\""),
+        "{body}"
+    );
+    assert!(!body.contains(EVENTS_STUB_ORIGIN), "{body}");
 }
 
 #[tokio::test]
@@ -273,18 +378,25 @@ async fn every_event_gives_its_expected_response_and_no_log_leaks_a_pan() {
     import_fixtures(&tokenizer, &fixtures)
         .await
         .expect("seed fixtures");
+    let session_secrets = seed_sessions(&s).await;
 
     let capture = Capture::default();
     // Debug level: the most verbose a deployment would plausibly run.
     let logs = dispatch(capture.clone(), LogFormat::Json, "debug");
     let _guard = tracing::dispatcher::set_default(&logs);
-    let stub = StubProcessor::start(([127, 0, 0, 1], STUB_PORT).into(), &["processor.localhost"])
+    let stub = StubProcessor::start(([127, 0, 0, 1], 0).into(), &["processor.localhost"])
         .await
-        .expect("the stub processor needs 127.0.0.1:18443 free");
+        .expect("the stub processor starts on a free port");
     let stub_ca =
         std::env::temp_dir().join(format!("tessera-replay-ca-{}.pem", std::process::id()));
     std::fs::write(&stub_ca, &stub.ca_pem).expect("write the stub CA");
-    let apps = apps(&s, &capture, &stub_ca.display().to_string()).await;
+    let apps = apps(
+        &s,
+        &capture,
+        &stub_ca.display().to_string(),
+        stub.addr.port(),
+    )
+    .await;
 
     let manifest: Vec<Value> = serde_json::from_str(
         &std::fs::read_to_string(format!("{EVENTS}/manifest.json")).expect("manifest"),
@@ -294,10 +406,7 @@ async fn every_event_gives_its_expected_response_and_no_log_leaks_a_pan() {
     let mut wanted_audits = HashMap::new();
     for (i, expect) in manifest.iter().enumerate() {
         let name = expect["event"].as_str().expect("event name");
-        let event: Value = serde_json::from_str(
-            &std::fs::read_to_string(format!("{EVENTS}/{name}")).expect("event file"),
-        )
-        .expect("event parses");
+        let event = load_event(name, stub.addr.port());
         let app = &apps[expect["function"].as_str().expect("function")];
         let mut context = lambda_http::Context::default();
         context.request_id = format!("replay-{i}");
@@ -312,18 +421,31 @@ async fn every_event_gives_its_expected_response_and_no_log_leaks_a_pan() {
             "{name}: status, body {}",
             response["body"]
         );
-        assert_eq!(
-            header(&response, "cache-control"),
-            Some("no-store"),
-            "{name}"
-        );
+        let wanted_headers = expect["headers"].as_object();
+        if !wanted_headers.is_some_and(|h| h.contains_key("cache-control")) {
+            assert_eq!(
+                header(&response, "cache-control"),
+                Some("no-store"),
+                "{name}"
+            );
+        }
+        for (k, v) in wanted_headers.into_iter().flatten() {
+            assert_eq!(
+                header(&response, k),
+                v.as_str(),
+                "{name}: header {k} in {}",
+                response["headers"]
+            );
+        }
         let correlation = header(&response, "x-correlation-id").unwrap_or_default();
         assert!(!correlation.is_empty(), "{name}: correlation id");
         if let Some(want) = expect["correlation_id"].as_str() {
             assert_eq!(correlation, want, "{name}: caller's correlation id echoed");
         }
+        let json = header(&response, "content-type").is_none_or(|t| t.contains("json"));
         let body: Value = response["body"]
             .as_str()
+            .filter(|_| json)
             .map_or(Value::Null, |b| serde_json::from_str(b).expect("JSON body"));
         if expect.get("problem").is_some() {
             assert_eq!(
@@ -396,7 +518,9 @@ async fn every_event_gives_its_expected_response_and_no_log_leaks_a_pan() {
         assert!(
             audit["authz_config_sha256"]
                 .as_str()
-                .is_some_and(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit())),
+                .is_some_and(|h| h.len() == 43
+                    && h.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')),
             "{name}: {line}"
         );
         assert!(audit["latency_ms"].is_u64(), "{name}: {line}");
@@ -405,6 +529,15 @@ async fn every_event_gives_its_expected_response_and_no_log_leaks_a_pan() {
         wanted_audits.is_empty(),
         "requests with no audit event: {wanted_audits:?}"
     );
+
+    // No client secret in any line, the seeded sessions' or one issued now.
+    for secret in &session_secrets {
+        assert!(
+            !text.contains(secret.as_str()),
+            "a client secret in the logs"
+        );
+    }
+    assert!(!text.contains("cscs_"), "a client secret in the logs");
 
     let leaks: Vec<String> = find_card_numbers(&text)
         .iter()
