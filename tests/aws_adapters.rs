@@ -97,12 +97,8 @@ impl IssuingVault for RacingVault {
     async fn create(&self, record: &VaultRecord) -> Result<(), CreateError> {
         self.inner.create(record).await
     }
-    async fn confirm(
-        &self,
-        token: &Token,
-        fp: &[&tessera_core::Fingerprint],
-    ) -> Result<bool, VaultError> {
-        self.inner.confirm(token, fp).await
+    async fn confirm(&self, token: &Token, link: &tessera_core::Link) -> Result<bool, VaultError> {
+        self.inner.confirm(token, link).await
     }
     async fn abandon(&self, record: &VaultRecord, now: i64) -> Result<(), VaultError> {
         self.inner.abandon(record, now).await
@@ -603,4 +599,77 @@ async fn a_tampered_record_fails_integrity() {
         Err(Error::Integrity(_))
     ));
     let _ = s.vault().describe(&t).await.expect("describe still works");
+}
+
+/// Every role that writes records (tokenize, capture, import) holds the
+/// fingerprint key, and a writer can read any attribute of a record through a
+/// condition expression or `ReturnValuesOnConditionCheckFailure: ALL_OLD`,
+/// which no IAM condition key limits. So the whole stored item, as such a
+/// writer would get it back, must hold nothing the key can check a guessed
+/// card against offline: no fingerprint, only a random link.
+#[tokio::test]
+async fn a_whole_record_gives_a_fingerprint_key_holder_nothing_to_check_a_guess_against() {
+    let s = stack().await;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let tokenizer = s.tokenizer(clock).await;
+    let card = pan("4111111111111111");
+    let first = tokenizer
+        .tokenize(&TokenizeRequest::new(card.clone()))
+        .await
+        .expect("tokenize");
+    let index_pk = tokenizer
+        .index_key(&DedupScope::default(), &card, TokenFormat::Opaque)
+        .storage_key();
+    let fingerprint = index_pk.rsplit('#').next().expect("fp").to_owned();
+    let raw = |pk: String| {
+        let s = &s;
+        async move {
+            s.clients
+                .dynamodb
+                .get_item()
+                .table_name(&s.made.table)
+                .key("pk", AttributeValue::S(pk))
+                .consistent_read(true)
+                .send()
+                .await
+                .expect("get")
+                .item
+        }
+    };
+    let record = raw(format!("t#{}", first.token.as_str()))
+        .await
+        .expect("record");
+    assert!(!record.contains_key("fp"), "{:?}", record.keys());
+    for (name, value) in &record {
+        let text = match value {
+            AttributeValue::S(v) | AttributeValue::N(v) => v.clone(),
+            AttributeValue::B(b) => hex::encode(b.as_ref()),
+            other => format!("{other:?}"),
+        };
+        assert!(
+            !text.contains(&fingerprint),
+            "attribute {name} holds the fingerprint"
+        );
+    }
+    let link = record
+        .get("ln")
+        .and_then(|v| v.as_s().ok())
+        .expect("a link");
+    let index = raw(index_pk.clone()).await.expect("index item");
+    assert_eq!(index.get("ln").and_then(|v| v.as_s().ok()), Some(link));
+    // The link still confirms a dedup hit, and an erase still finds the
+    // index item (through the token index) and removes it.
+    let again = tokenizer
+        .tokenize(&TokenizeRequest::new(card))
+        .await
+        .expect("again");
+    assert_eq!(
+        (again.token.clone(), again.created),
+        (first.token.clone(), false)
+    );
+    assert!(s.eraser().delete(&first.token).await.is_ok());
+    assert!(
+        raw(index_pk).await.is_none(),
+        "the erase left the index item"
+    );
 }

@@ -152,7 +152,11 @@ async fn a_refused_transaction_writes_nothing() {
     let vault = s.vault();
     let (open, _) = session(&s, clock.as_ref(), policy().with_lifetime(60).expect("60")).await;
     let sealed = tokenizer
-        .seal_for_import(None, &TokenizeRequest::new(Pan::parse(VISA).expect("pan")))
+        .seal_for_import(
+            None,
+            None,
+            &TokenizeRequest::new(Pan::parse(VISA).expect("pan")),
+        )
         .await
         .expect("sealed");
     let (record, index) = (&sealed.0, sealed.1.as_ref().expect("with dedup"));

@@ -89,7 +89,7 @@ async fn a_resumed_import_never_replaces_another_cards_record() {
         .await
         .expect("plan");
     let pending = plan.tokens.clone();
-    let token = Token::parse(pending.get(&1).expect("pending")).expect("token");
+    let token = Token::parse(&pending.get(&1).expect("pending").token).expect("token");
     // Meanwhile (during the crash) another import stores card B under that
     // very token (a migrated token that happens to be the same).
     let other = importer

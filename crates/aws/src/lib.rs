@@ -17,6 +17,6 @@ pub mod provision;
 pub mod sdk;
 pub mod secrets;
 
-pub use dynamo::{DynamoVault, projections};
+pub use dynamo::{DynamoVault, TOKEN_INDEX, projections};
 pub use kms::KmsKeyRing;
 pub use sdk::{AwsClients, CallCounter, CallCounts};

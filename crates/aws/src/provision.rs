@@ -4,8 +4,9 @@
 //! emulator; in AWS the SAM template creates these.
 
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, PointInTimeRecoverySpecification,
-    ScalarAttributeType, SseSpecification, SseType, TimeToLiveSpecification,
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,
+    PointInTimeRecoverySpecification, Projection, ProjectionType, ScalarAttributeType,
+    SseSpecification, SseType, TimeToLiveSpecification,
 };
 use aws_sdk_kms::types::{KeySpec, KeyUsageType};
 use base64::Engine;
@@ -93,10 +94,37 @@ pub async fn provision(clients: &AwsClients, names: &Names) -> Result<Provisione
                 .build()
                 .map_err(failed("dynamodb:CreateTable"))?,
         )
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("tok")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .map_err(failed("dynamodb:CreateTable"))?,
+        )
         .key_schema(
             KeySchemaElement::builder()
                 .attribute_name(pk)
                 .key_type(KeyType::Hash)
+                .build()
+                .map_err(failed("dynamodb:CreateTable"))?,
+        )
+        // Which index items name a token (erase, re-index): records keep no
+        // fingerprint. As infra/template.yaml declares it.
+        .global_secondary_indexes(
+            GlobalSecondaryIndex::builder()
+                .index_name(crate::dynamo::TOKEN_INDEX)
+                .key_schema(
+                    KeySchemaElement::builder()
+                        .attribute_name("tok")
+                        .key_type(KeyType::Hash)
+                        .build()
+                        .map_err(failed("dynamodb:CreateTable"))?,
+                )
+                .projection(
+                    Projection::builder()
+                        .projection_type(ProjectionType::KeysOnly)
+                        .build(),
+                )
                 .build()
                 .map_err(failed("dynamodb:CreateTable"))?,
         )

@@ -33,7 +33,7 @@ fn every_projection_is_within_its_roles_attribute_grant() {
     .expect("infra/template.yaml");
     for (sid, projection) in [
         ("DescribeRecordsWithoutSecrets", DESCRIBE_ATTRIBUTES),
-        ("FindIndexItemOfRecord", DELETE_ATTRIBUTES),
+        ("ReadRecordKeys", DELETE_ATTRIBUTES),
         ("ImportFindsIndexItemsAndRecords", IMPORT_ATTRIBUTES),
         ("RewrapScansWrappedKeys", REWRAP_SCAN_ATTRIBUTES),
         ("VerifyScansWhatItCompares", VERIFY_SCAN_ATTRIBUTES),

@@ -2,21 +2,22 @@
 //!
 //! Rows are taken a chunk at a time. For a chunk: each row's index item is
 //! read (`GetItem`, under the current key and, during a rotation, the
-//! previous one) and a hit is confirmed by the fingerprint of the record it
-//! names; the rows are sealed through the [`Tokenizer`]; then each record
-//! and each index item is written with its own conditional `PutItem` (the
-//! SDK retries each): a record only where its token is free or holds this
-//! very card (`attribute_not_exists(pk) OR fp = :fp`), an index item under
-//! the condition tokenize uses. No batch write: `BatchWriteItem` takes no
+//! previous one) and a hit is confirmed by the link of the record it names;
+//! the rows are sealed through the [`Tokenizer`]; then each record and each
+//! index item is written with its own conditional `PutItem` (the SDK retries
+//! each): a record only where its token is free or holds this run's own
+//! record (`attribute_not_exists(pk) OR ln = :ln`, the link only this run
+//! drew), an index item under the condition tokenize uses. No batch write: `BatchWriteItem` takes no
 //! condition, so a token could be overwritten with another card or an
 //! erased token revived.
 //!
-//! Resuming: before a chunk is written, the tokens drawn for it are saved in
-//! the checkpoint, which is bound to the SHA-256 of the input file; after,
-//! the chunk is marked done. A re-run skips done rows and gives the rows of
-//! an interrupted chunk the same tokens, so a record is rewritten in place
-//! (its own fingerprint satisfies the condition) rather than issued twice,
-//! and a card that an earlier run indexed is recognised as already imported.
+//! Resuming: before a chunk is written, the tokens and links drawn for it are
+//! saved in the checkpoint, which is bound to the SHA-256 of the input file;
+//! after, the chunk is marked done. A re-run skips done rows and gives the
+//! rows of an interrupted chunk the same tokens and links, so a record is
+//! rewritten in place (its own link satisfies the condition) rather than
+//! issued twice, and a card that an earlier run indexed is recognised as
+//! already imported.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -24,7 +25,7 @@ use std::sync::Arc;
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use tessera_core::{
-    CreateError, Fingerprint, Fingerprinter, IndexEntry, IndexKey, IndexWrite, OperatorVault,
+    CreateError, Fingerprint, Fingerprinter, IndexEntry, IndexKey, IndexWrite, Link, OperatorVault,
     Random, Token, TokenFormat, Tokenizer, VaultRecord,
 };
 
@@ -64,8 +65,19 @@ pub struct ImportState {
     pub done_rows: u64,
     /// Counts so far.
     pub summary: ImportSummary,
-    /// Tokens drawn for the chunk being written: row number -> token.
-    pub pending: BTreeMap<u64, String>,
+    /// Tokens drawn for the chunk being written, by row number.
+    pub pending: BTreeMap<u64, PendingRow>,
+}
+
+/// What the checkpoint keeps of a row being written: its token and the link
+/// its record carries (with dedup), so a re-run rewrites that very record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingRow {
+    /// The row's token.
+    pub token: String,
+    /// Its record's link (hex); absent without dedup.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link: Option<String>,
 }
 
 /// What to do with one chunk, decided before anything is written.
@@ -73,7 +85,7 @@ pub struct Plan {
     /// Row number, record, its index item and the stale token it replaces.
     writes: Vec<(u64, VaultRecord, Option<IndexEntry>, Option<Token>)>,
     /// Tokens drawn (or kept) per row, for the checkpoint.
-    pub tokens: BTreeMap<u64, String>,
+    pub tokens: BTreeMap<u64, PendingRow>,
     /// Counts of the chunk.
     pub summary: ImportSummary,
     /// Rejected rows: number and reason (never the row).
@@ -119,7 +131,7 @@ impl Importer {
     pub async fn plan(
         &self,
         rows: Vec<(u64, Result<ImportRow, String>)>,
-        pending: &BTreeMap<u64, String>,
+        pending: &BTreeMap<u64, PendingRow>,
     ) -> Result<Plan, CliError> {
         let now = self.clock.now_secs();
         let mut plan = Plan {
@@ -166,7 +178,8 @@ impl Importer {
         let mut claimed: HashMap<Token, u64> = HashMap::new();
         for (i, ((n, row), found)) in valid.into_iter().zip(found).enumerate() {
             let found = found?;
-            let journaled = pending.get(&n).and_then(|t| Token::parse(t).ok());
+            let journal = pending.get(&n);
+            let journaled = journal.and_then(|p| Token::parse(&p.token).ok());
             let storage_key = keys.get(i).map(IndexKey::storage_key).unwrap_or_default();
             let holder = found
                 .hit
@@ -196,15 +209,25 @@ impl Importer {
                             break token;
                         }
                     });
+                    // The link drawn for this very token before, if any.
+                    let link = journal
+                        .filter(|p| p.token == token.as_str())
+                        .and_then(|p| p.link.as_deref())
+                        .and_then(Link::from_hex);
                     match self
                         .tokenizer
-                        .seal_for_import(Some(token.clone()), &row.request)
+                        .seal_for_import(Some(token.clone()), link, &row.request)
                         .await
                     {
                         Ok((record, entry)) => {
                             claimed.insert(token.clone(), n);
                             in_chunk.insert(storage_key, token.clone());
-                            plan.tokens.insert(n, token.as_str().to_owned());
+                            let link = record.link.as_ref().map(Link::to_hex);
+                            let pending = PendingRow {
+                                token: token.as_str().to_owned(),
+                                link,
+                            };
+                            plan.tokens.insert(n, pending);
                             plan.writes.push((n, record, entry, found.stale));
                             Slot::Write
                         }
@@ -227,9 +250,9 @@ impl Importer {
     }
 
     /// Who holds a card's index item: a hit only once the record it names
-    /// carries the fingerprint it is indexed under (or, mid-rotation, the
-    /// previous key's), unexpired; else the current key's stale holder, if
-    /// any, which the new index item replaces.
+    /// carries the item's link, unexpired (under the current key or,
+    /// mid-rotation, the previous one); else the current key's stale holder,
+    /// if any, which the new index item replaces.
     async fn holder(
         &self,
         key: &IndexKey,
@@ -237,7 +260,7 @@ impl Importer {
         now: i64,
     ) -> Result<Holder, CliError> {
         let mut stale = None;
-        let current = self.confirmed(key, older, now).await?;
+        let current = self.confirmed(key, now).await?;
         match current {
             Lookup::Hit(token) => {
                 return Ok(Holder {
@@ -253,7 +276,7 @@ impl Importer {
                 format: key.format,
                 fingerprint: older.clone(),
             };
-            if let Lookup::Hit(token) = self.confirmed(&key, None, now).await? {
+            if let Lookup::Hit(token) = self.confirmed(&key, now).await? {
                 return Ok(Holder {
                     hit: Some(token),
                     stale: None,
@@ -263,12 +286,7 @@ impl Importer {
         Ok(Holder { hit: None, stale })
     }
 
-    async fn confirmed(
-        &self,
-        key: &IndexKey,
-        also: Option<&Fingerprint>,
-        now: i64,
-    ) -> Result<Lookup, CliError> {
+    async fn confirmed(&self, key: &IndexKey, now: i64) -> Result<Lookup, CliError> {
         let Some(item) = self.vault.index_holder(key).await? else {
             return Ok(Lookup::Miss);
         };
@@ -277,9 +295,10 @@ impl Importer {
         }
         let head = self.vault.record_head(&item.token).await?;
         let live = head.is_some_and(|h| !is_expired(h.expires_at, now));
-        let fingerprints: Vec<&Fingerprint> =
-            std::iter::once(&key.fingerprint).chain(also).collect();
-        let carries = live && self.vault.carries(&item.token, &fingerprints).await?;
+        let carries = match (&item.link, live) {
+            (Some(link), true) => self.vault.carries(&item.token, link).await?,
+            _ => false,
+        };
         Ok(if carries {
             Lookup::Hit(item.token)
         } else {

@@ -53,7 +53,7 @@ pub fn pending_tokens(checkpoint: &Checkpoint) -> Result<Vec<Token>, CliError> {
     Ok(state
         .pending
         .values()
-        .filter_map(|t| Token::parse(t).ok())
+        .filter_map(|p| Token::parse(&p.token).ok())
         .collect())
 }
 

@@ -77,7 +77,8 @@ pub use ports::{
 };
 pub use random::{OsRandom, Random, ThreadRandom};
 pub use record::{
-    Fingerprint, IndexEntry, IndexKey, RECORD_VERSION, TokenDescription, TokenFacts, VaultRecord,
+    Fingerprint, IndexEntry, IndexKey, Link, RECORD_VERSION, TokenDescription, TokenFacts,
+    VaultRecord,
 };
 pub use scope::{DedupScope, MAX_SCOPE_CHARS, ScopeError};
 pub use secret::{DataKey, FingerprintKey, KEY_BYTES, KeyLengthError, WrappedKey};

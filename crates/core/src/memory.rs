@@ -15,7 +15,7 @@ use crate::ports::{
     ReadingVault, VaultError,
 };
 use crate::random::{OsRandom, Random};
-use crate::record::{Fingerprint, IndexEntry, IndexKey, TokenDescription, VaultRecord, is_expired};
+use crate::record::{IndexEntry, IndexKey, Link, TokenDescription, VaultRecord, is_expired};
 use crate::secret::{DataKey, KEY_BYTES, WrappedKey};
 use crate::token::Token;
 
@@ -167,18 +167,12 @@ impl IssuingVault for MemoryVault {
         Ok(())
     }
 
-    async fn confirm(
-        &self,
-        token: &Token,
-        fingerprints: &[&Fingerprint],
-    ) -> Result<bool, VaultError> {
+    async fn confirm(&self, token: &Token, link: &Link) -> Result<bool, VaultError> {
         // DynamoDB makes this a conditional write: it counts as one.
         self.writes.fetch_add(1, Ordering::Relaxed);
-        Ok(self.record(token).is_some_and(|r| {
-            r.fingerprint
-                .as_ref()
-                .is_some_and(|fp| fingerprints.contains(&fp))
-        }))
+        Ok(self
+            .record(token)
+            .is_some_and(|r| r.link.as_ref() == Some(link)))
     }
 
     async fn abandon(&self, record: &VaultRecord, _now: i64) -> Result<(), VaultError> {
@@ -224,20 +218,9 @@ impl ErasingVault for MemoryVault {
         if !matches!(items.get(&key), Some(Item::Record(_))) {
             return Ok(false);
         }
-        let Some(Item::Record(record)) = items.insert(key, Item::Tombstone) else {
-            return Ok(false);
-        };
-        if let Some(fp) = record.fingerprint {
-            let ik = IndexKey {
-                format: record.facts.format,
-                fingerprint: fp,
-            }
-            .storage_key();
-            // Only if the index still points here: a later token may own it now.
-            if matches!(items.get(&ik), Some(Item::Index(e)) if &e.token == token) {
-                items.remove(&ik);
-            }
-        }
+        items.insert(key, Item::Tombstone);
+        // Found by the token they name, as DynamoDB's token index finds them.
+        items.retain(|_, item| !matches!(item, Item::Index(e) if &e.token == token));
         Ok(true)
     }
 }

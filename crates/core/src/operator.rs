@@ -13,7 +13,7 @@ use futures::StreamExt;
 use crate::fingerprint::Fingerprinter;
 use crate::pan::Pan;
 use crate::ports::{IndexWrite, OperatorVault, ScannedItem};
-use crate::record::{Fingerprint, IndexEntry, IndexKey, VaultRecord, is_expired};
+use crate::record::{IndexEntry, IndexKey, Link, VaultRecord, is_expired};
 use crate::scope::DedupScope;
 use crate::service::{Detokenizer, Error, Ports};
 use crate::token::{Token, TokenFormat};
@@ -29,11 +29,12 @@ pub struct ReindexStats {
     pub reindexed: u64,
     /// Already under the current key, with their scope stored.
     pub current: u64,
-    /// Records without a fingerprint (`dedupe: false`): nothing to do.
+    /// Records without an index item (`dedupe: false`): nothing to do.
     pub unindexed: u64,
     /// Expired records: left to DynamoDB's TTL.
     pub expired: u64,
-    /// No stored scope, and no candidate scope reproduces the fingerprint.
+    /// No stored scope, and no candidate scope reproduces the fingerprint of
+    /// an index item that names the record.
     pub unknown_scope: u64,
     /// Another live token holds the new fingerprint (left for `verify`).
     pub conflicts: u64,
@@ -139,20 +140,27 @@ impl Reindexer {
         stats
     }
 
-    fn find_scope(&self, old: &Fingerprint, format: TokenFormat, pan: &Pan) -> Option<DedupScope> {
+    /// The candidate scope whose fingerprint of `pan`, under either key, is
+    /// the key of an index item that names the record.
+    fn find_scope(&self, held: &[IndexKey], format: TokenFormat, pan: &Pan) -> Option<DedupScope> {
         let keys = std::iter::once(&self.current).chain(self.previous.as_ref());
         let keys: Vec<&Fingerprinter> = keys.collect();
         self.candidates
             .iter()
             .find(|scope| {
-                keys.iter()
-                    .any(|k| &k.fingerprint(scope, format, pan) == old)
+                keys.iter().any(|k| {
+                    let key = IndexKey {
+                        format,
+                        fingerprint: k.fingerprint(scope, format, pan),
+                    };
+                    held.contains(&key)
+                })
             })
             .cloned()
     }
 
     async fn reindex_one(&self, record: VaultRecord) -> Result<Outcome, Error> {
-        let Some(old) = record.fingerprint.clone() else {
+        let Some(link) = record.link.clone() else {
             return Ok(Outcome::Unindexed);
         };
         let (token, stored) = (record.token.clone(), record.scope.clone());
@@ -161,52 +169,54 @@ impl Reindexer {
             record.facts.created_at,
             record.facts.expires_at,
         );
+        // The record keeps no fingerprint: the items naming it say where it
+        // is indexed now.
+        let held: Vec<IndexKey> = self
+            .vault
+            .index_keys_naming(&token)
+            .await?
+            .into_iter()
+            .filter(|k| k.format == format)
+            .collect();
         let opened = match self.detokenizer.open_record(record).await {
             Err(Error::NotFound) => return Ok(Outcome::Expired),
             other => other?,
         };
         let scope = match stored
             .clone()
-            .or_else(|| self.find_scope(&old, format, &opened.pan))
+            .or_else(|| self.find_scope(&held, format, &opened.pan))
         {
             Some(scope) => scope,
             None => return Ok(Outcome::UnknownScope),
         };
-        let new = self.current.fingerprint(&scope, format, &opened.pan);
+        let key = IndexKey {
+            format,
+            fingerprint: self.current.fingerprint(&scope, format, &opened.pan),
+        };
         drop(opened);
-        if new == old && stored.is_some() {
+        if stored.is_some() && held == [key.clone()] {
             return Ok(Outcome::Current);
         }
         let now = self.ports.clock.now_secs();
         let entry = IndexEntry {
-            key: IndexKey {
-                format,
-                fingerprint: new.clone(),
-            },
+            key,
             token: token.clone(),
             key_version: self.current.key_version().to_owned(),
             created_at,
             expires_at,
             scope: Some(scope.clone()),
+            link: Some(link.clone()),
         };
-        // New item first, old one second, record last: a run stopped between
-        // steps leaves the record naming the old fingerprint, so the next run
-        // repeats the steps, each of which is idempotent.
+        // New item first, old ones second, record last: a run stopped between
+        // steps leaves an item under the old key, which the next run finds
+        // and moves again; each step is idempotent.
         if self.vault.put_index(&entry, now, None).await? == IndexWrite::Taken {
             return Ok(Outcome::Conflict);
         }
-        if new != old {
-            let old_key = IndexKey {
-                format,
-                fingerprint: old.clone(),
-            };
-            self.vault.remove_index(&old_key, &token).await?;
+        for old in held.iter().filter(|k| **k != entry.key) {
+            self.vault.remove_index(old, &token).await?;
         }
-        if self
-            .vault
-            .set_fingerprint(&token, Some(&old), &new, &scope)
-            .await?
-        {
+        if self.vault.relink(&token, &link, &scope).await? {
             Ok(Outcome::Reindexed)
         } else {
             // Erased (or changed) meanwhile: take back the item just written.
@@ -225,7 +235,8 @@ pub enum Dangling {
     FormatMismatch,
     /// The record was indexed in another dedup scope.
     ScopeMismatch,
-    /// The record names another fingerprint (a stale item, e.g. under a retired key).
+    /// The record carries another link (the item outlived its record's
+    /// index write, or was written for another card).
     Stale,
 }
 
@@ -236,7 +247,7 @@ impl Dangling {
             Dangling::NoRecord => "no record",
             Dangling::FormatMismatch => "format differs from the record's",
             Dangling::ScopeMismatch => "scope differs from the record's",
-            Dangling::Stale => "record names another fingerprint",
+            Dangling::Stale => "record carries another link",
         }
     }
 }
@@ -244,7 +255,7 @@ impl Dangling {
 /// The facts of a record that an index item must agree with.
 struct RecordView {
     format: TokenFormat,
-    fingerprint: Option<Fingerprint>,
+    link: Option<Link>,
     scope: Option<DedupScope>,
     created_at: i64,
     expires_at: Option<i64>,
@@ -266,19 +277,19 @@ pub struct VaultReport {
     pub expired_index_items: u64,
     /// Index items that point nowhere valid, with why.
     pub dangling: Vec<(IndexEntry, Dangling)>,
-    /// Live records with a fingerprint whose index item is missing or names
-    /// another token (dedup and lookup miss them; a re-index restores them).
+    /// Live records with a link that no live index item confirms (dedup and
+    /// lookup miss them; a re-index restores them).
     pub unindexed_records: u64,
     /// Items that do not parse: partition key and what is wrong.
     pub malformed: Vec<(String, String)>,
     /// Tombstones of erased tokens (kept for good: never orphans).
     pub tombstones: u64,
-    /// Orphans: live records with a fingerprint whose index item is absent
-    /// and that no checkpoint names, older than the minimum age: left by a
-    /// crash between a record's write and its index item's, never handed
-    /// out. With the fingerprint they hold (`--repair` deletes them only
+    /// Orphans: live records with a link that no index item (live or
+    /// expired) names and no checkpoint names, older than the minimum age:
+    /// left by a crash between a record's write and its index item's, never
+    /// handed out. With the link they hold (`--repair` deletes them only
     /// while they still hold it).
-    pub orphans: Vec<(Token, Fingerprint)>,
+    pub orphans: Vec<(Token, Link)>,
 }
 
 /// Collects a scan of the vault, then checks every index item against its record.
@@ -330,7 +341,7 @@ impl VaultCheck {
                 ScannedItem::Record(r) => {
                     let view = RecordView {
                         format: r.facts.format,
-                        fingerprint: r.fingerprint,
+                        link: r.link,
                         scope: r.scope,
                         created_at: r.facts.created_at,
                         expires_at: r.facts.expires_at,
@@ -340,7 +351,7 @@ impl VaultCheck {
                 ScannedItem::Facts(f) => {
                     let view = RecordView {
                         format: f.format,
-                        fingerprint: f.fingerprint,
+                        link: f.link,
                         scope: f.scope,
                         created_at: f.created_at,
                         expires_at: f.expires_at,
@@ -363,9 +374,10 @@ impl VaultCheck {
             tombstones: self.tombstones,
             ..VaultReport::default()
         };
-        // Every index key present, live or not: a record whose key holds any
-        // item (another token's included) is left to the counts above.
-        let keys: HashSet<String> = self.index.iter().map(|e| e.key.storage_key()).collect();
+        // Every token an index item names, live or not: a record one names
+        // is not an orphan (an expired one is left to TTL, a stale one to
+        // the counts above).
+        let named: HashSet<&Token> = self.index.iter().map(|e| &e.token).collect();
         let mut indexed: HashSet<&Token> = HashSet::new();
         for entry in &self.index {
             if is_expired(entry.expires_at, now) {
@@ -376,9 +388,7 @@ impl VaultCheck {
             let why = match self.records.get(&entry.token) {
                 None => Some(Dangling::NoRecord),
                 Some(r) if r.format != entry.key.format => Some(Dangling::FormatMismatch),
-                Some(r) if r.fingerprint.as_ref() != Some(&entry.key.fingerprint) => {
-                    Some(Dangling::Stale)
-                }
+                Some(r) if r.link.is_none() || r.link != entry.link => Some(Dangling::Stale),
                 Some(r) if r.scope.is_some() && entry.scope.is_some() && r.scope != entry.scope => {
                     Some(Dangling::ScopeMismatch)
                 }
@@ -395,27 +405,21 @@ impl VaultCheck {
             self.records
                 .iter()
                 .filter(|(t, r)| {
-                    r.fingerprint.is_some()
-                        && !is_expired(r.expires_at, now)
-                        && !indexed.contains(t)
+                    r.link.is_some() && !is_expired(r.expires_at, now) && !indexed.contains(t)
                 })
                 .count(),
         )
         .unwrap_or(u64::MAX);
-        let mut orphans: Vec<(Token, Fingerprint)> = self
+        let mut orphans: Vec<(Token, Link)> = self
             .records
             .iter()
             .filter_map(|(t, r)| {
-                let fp = r.fingerprint.as_ref()?;
-                let key = IndexKey {
-                    format: r.format,
-                    fingerprint: fp.clone(),
-                };
+                let link = r.link.as_ref()?;
                 let orphan = !is_expired(r.expires_at, now)
                     && r.created_at <= now.saturating_sub(self.orphan_min_age)
                     && !self.reachable.contains(t)
-                    && !keys.contains(&key.storage_key());
-                orphan.then(|| (t.clone(), fp.clone()))
+                    && !named.contains(t);
+                orphan.then(|| (t.clone(), link.clone()))
             })
             .collect();
         orphans.sort_by(|a, b| a.0.as_str().cmp(b.0.as_str()));

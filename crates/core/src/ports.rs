@@ -5,7 +5,7 @@
 
 use async_trait::async_trait;
 
-use crate::record::{Fingerprint, IndexEntry, IndexKey, TokenDescription, VaultRecord};
+use crate::record::{IndexEntry, IndexKey, Link, TokenDescription, VaultRecord};
 use crate::scope::DedupScope;
 use crate::secret::{DataKey, WrappedKey};
 use crate::token::{Token, TokenFormat};
@@ -74,18 +74,13 @@ pub trait IssuingVault: Send + Sync {
         replacing: Option<&Token>,
     ) -> Result<(), CreateError>;
 
-    /// Whether the record of `token` carries one of `fingerprints`: the check
-    /// a dedup hit makes before it answers. A conditional write that changes
-    /// nothing, so the role learns yes or no and never reads a record's `fp`.
-    /// One atomic check, not one per fingerprint: a re-index moves a record
-    /// from the previous key's fingerprint to the current one between two
-    /// checks, and two "no"s would replace the index item of a live token.
-    /// `false` for an absent record, a tombstone, a husk or no fingerprints.
-    async fn confirm(
-        &self,
-        token: &Token,
-        fingerprints: &[&Fingerprint],
-    ) -> Result<bool, VaultError>;
+    /// Whether the record of `token` carries `link`: the check a dedup hit
+    /// makes before it answers, so an index item that outlived its record
+    /// (or names another card's) is never answered. A conditional write that
+    /// changes nothing. A re-index moves an index item to the current key's
+    /// fingerprint with the same link, so a hit read from either key's item
+    /// confirms. `false` for an absent record, a tombstone or a husk.
+    async fn confirm(&self, token: &Token, link: &Link) -> Result<bool, VaultError>;
 
     /// Voids a record this writer may have created and never handed out (it
     /// lost the dedup race, or its write failed): its ciphertext and wrapped
@@ -114,8 +109,9 @@ pub trait ReadingVault: Send + Sync {
 #[async_trait]
 pub trait ErasingVault: Send + Sync {
     /// Erases a record, leaving a tombstone (its key and `erased` time, no
-    /// TTL, so the token is never issued again), and deletes the index item
-    /// that points at it; `false` if absent or already erased.
+    /// TTL, so the token is never issued again), and deletes the index items
+    /// that name it (found by token, as the record keeps no fingerprint);
+    /// `false` if absent or already erased.
     async fn delete(&self, token: &Token) -> Result<bool, VaultError>;
 }
 
@@ -176,8 +172,8 @@ pub struct RecordFacts {
     pub token: Token,
     /// Its format.
     pub format: TokenFormat,
-    /// Its fingerprint, if it has one.
-    pub fingerprint: Option<Fingerprint>,
+    /// Its link, if it has an index item.
+    pub link: Option<Link>,
     /// Its dedup scope, if stored.
     pub scope: Option<DedupScope>,
     /// When it was created (Unix seconds).
@@ -200,14 +196,14 @@ pub struct ScanPage {
 pub struct IndexHolder {
     /// The token it names.
     pub token: Token,
+    /// The link its record must carry; `None` on items written before links.
+    pub link: Option<Link>,
     /// When it expires (Unix seconds), if ever.
     pub expires_at: Option<i64>,
 }
 
 /// What the bulk import reads of a record: whether it is there and when it
-/// expires. Never its fingerprint: the import role holds the fingerprint key,
-/// and the two together reverse an fpe token offline ([`OperatorVault::carries`]
-/// asks instead).
+/// expires ([`OperatorVault::carries`] asks whether it is the card's).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecordHead {
     /// When it expires (Unix seconds), if ever.
@@ -229,25 +225,19 @@ pub enum IndexWrite {
 /// reading records.
 #[async_trait]
 pub trait OperatorVault: ReadingVault + Send + Sync {
-    /// The token an index item names, and its expiry (nothing else of it).
+    /// The token an index item names, its link and its expiry.
     async fn index_holder(&self, key: &IndexKey) -> Result<Option<IndexHolder>, VaultError>;
 
     /// A record's expiry (nothing else of it); `None` if absent.
     async fn record_head(&self, token: &Token) -> Result<Option<RecordHead>, VaultError>;
 
-    /// Whether the record of `token` carries one of `fingerprints` (checked
-    /// at once, as [`IssuingVault::confirm`]), answered by the store without
-    /// the record's `fp` ever reaching the caller; `false` for an absent
-    /// record, a tombstone or a husk.
-    async fn carries(
-        &self,
-        token: &Token,
-        fingerprints: &[&Fingerprint],
-    ) -> Result<bool, VaultError>;
+    /// Whether the record of `token` carries `link`, as [`IssuingVault::confirm`];
+    /// `false` for an absent record, a tombstone or a husk.
+    async fn carries(&self, token: &Token, link: &Link) -> Result<bool, VaultError>;
 
-    /// Writes a record where its token is free or holds a record of the same
-    /// fingerprint (a resumed import rewriting its own record); never over
-    /// another card's record or a tombstone ([`CreateError::RecordExists`]).
+    /// Writes a record where its token is free or holds this very record (a
+    /// resumed import rewriting its own); never over another card's record or
+    /// a tombstone ([`CreateError::RecordExists`]).
     async fn put_record(&self, record: &VaultRecord) -> Result<(), CreateError>;
 
     /// Voids a record this writer just wrote and will not index, as
@@ -255,12 +245,13 @@ pub trait OperatorVault: ReadingVault + Send + Sync {
     async fn void(&self, record: &VaultRecord, now: i64) -> Result<(), VaultError>;
 
     /// Deletes an orphaned record (one no index item or checkpoint reaches)
-    /// if it still holds `fingerprint` and is not a tombstone; `false` if not.
-    async fn remove_orphan(
-        &self,
-        token: &Token,
-        fingerprint: &Fingerprint,
-    ) -> Result<bool, VaultError>;
+    /// if it still holds `link` and is not a tombstone; `false` if not.
+    async fn remove_orphan(&self, token: &Token, link: &Link) -> Result<bool, VaultError>;
+
+    /// The keys of the index items that name `token` (by the table's
+    /// token index, eventually consistent): how a re-index finds the item to
+    /// move, as the record keeps no fingerprint.
+    async fn index_keys_naming(&self, token: &Token) -> Result<Vec<IndexKey>, VaultError>;
 
     /// Up to `limit` items after the key `after` (from the start if `None`),
     /// each read only as far as `view` needs.
@@ -283,13 +274,12 @@ pub trait OperatorVault: ReadingVault + Send + Sync {
     /// Removes an index item if it still names `token`; `false` if it did not.
     async fn remove_index(&self, key: &IndexKey, token: &Token) -> Result<bool, VaultError>;
 
-    /// Points a record at a new fingerprint (and records its scope) if it still
-    /// holds `old`; `false` if it changed meanwhile or is gone.
-    async fn set_fingerprint(
+    /// Stores a record's scope if it still carries `link` (a tombstone or a
+    /// husk carries none); `false` if it changed meanwhile or is gone.
+    async fn relink(
         &self,
         token: &Token,
-        old: Option<&Fingerprint>,
-        new: &Fingerprint,
+        link: &Link,
         scope: &DedupScope,
     ) -> Result<bool, VaultError>;
 

@@ -4,6 +4,7 @@ use std::fmt;
 
 use crate::brand::Brand;
 use crate::metadata::Metadata;
+use crate::random::Random;
 use crate::scope::DedupScope;
 use crate::secret::WrappedKey;
 use crate::token::{Token, TokenFormat};
@@ -81,6 +82,38 @@ impl fmt::Debug for Fingerprint {
     }
 }
 
+/// A random value a record and its dedup index item share (`ln`): a dedup
+/// hit checks that the record is the one its index item was written for by
+/// comparing links, so records never carry their fingerprint. Every role that
+/// writes records (tokenize, capture, import) holds the fingerprint key and
+/// can read any attribute of a record it may write, through a condition
+/// expression or `ReturnValuesOnConditionCheckFailure`; a stored fingerprint
+/// with BIN and last 4 would reverse the card offline. A link says nothing of
+/// the card.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Link([u8; 16]);
+
+impl Link {
+    /// A fresh link.
+    pub fn random(rng: &dyn Random) -> Link {
+        let mut bytes = [0u8; 16];
+        rng.fill(&mut bytes);
+        Link(bytes)
+    }
+
+    /// Lower-case hex, as stored in the vault.
+    pub fn to_hex(&self) -> String {
+        hex::encode(self.0)
+    }
+
+    /// Parses the stored hex form.
+    pub fn from_hex(text: &str) -> Option<Link> {
+        let mut bytes = [0u8; 16];
+        hex::decode_to_slice(text, &mut bytes).ok()?;
+        Some(Link(bytes))
+    }
+}
+
 /// The key of a dedup index item: `f#<format>#<fingerprint>`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct IndexKey {
@@ -122,6 +155,9 @@ pub struct IndexEntry {
     /// The dedup scope the fingerprint was computed in (`sc`); `None` on
     /// items written before scopes were stored.
     pub scope: Option<DedupScope>,
+    /// The link its record carries (`ln`); `None` on items written before
+    /// links, which no record confirms (the next tokenize replaces them).
+    pub link: Option<Link>,
 }
 
 /// A vault record: the token, its encrypted PAN and its facts.
@@ -139,11 +175,12 @@ pub struct VaultRecord {
     pub facts: TokenFacts,
     /// Caller metadata.
     pub metadata: Metadata,
-    /// The fingerprint, so a delete can remove the index item (`fp`).
-    pub fingerprint: Option<Fingerprint>,
-    /// The dedup scope of `fingerprint` (`sc`), so a re-indexer can compute it
-    /// again under a new key. `None` on records without a fingerprint and on
-    /// records written before scopes were stored (see the re-indexer).
+    /// The link its dedup index item carries (`ln`); `None` on records
+    /// without dedup. Never the fingerprint (see [`Link`]).
+    pub link: Option<Link>,
+    /// The dedup scope of its index item (`sc`), so a re-indexer can compute
+    /// the fingerprint again under a new key. `None` on records without dedup
+    /// and on records written before scopes were stored (see the re-indexer).
     /// Not bound into the AAD: it says where the index item is, not what the
     /// PAN is, and records of versions 1 and 2 must still open.
     pub scope: Option<DedupScope>,
@@ -161,7 +198,7 @@ impl fmt::Debug for VaultRecord {
             .field("wrapped_key", &self.wrapped_key)
             .field("facts", &self.facts)
             .field("metadata", &self.metadata)
-            .field("fingerprint", &self.fingerprint)
+            .field("link", &self.link)
             .field("scope", &self.scope)
             .finish()
     }
@@ -191,6 +228,18 @@ mod tests {
     }
 
     #[test]
+    fn links_are_random_and_round_trip_through_hex() {
+        let rng = crate::random::ThreadRandom;
+        let (a, b) = (Link::random(&rng), Link::random(&rng));
+        assert_ne!(a, b);
+        assert_eq!(a.to_hex().len(), 32);
+        assert_eq!(Link::from_hex(&a.to_hex()), Some(a));
+        for bad in ["", "ab", &"zz".repeat(16), &"ab".repeat(17)] {
+            assert_eq!(Link::from_hex(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
     fn a_records_debug_names_its_parts_but_not_its_ciphertext() {
         let record = VaultRecord {
             token: Token::new_opaque(&crate::random::ThreadRandom),
@@ -207,7 +256,7 @@ mod tests {
                 expires_at: None,
             },
             metadata: Metadata::default(),
-            fingerprint: None,
+            link: None,
             scope: None,
         };
         let debug = format!("{record:?}");

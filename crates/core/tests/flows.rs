@@ -158,9 +158,9 @@ fn dedup_costs() {
     assert_eq!(f.keyring.calls(), (1, 0));
     let before = (f.vault.stats(), f.tokenizer.key_stats());
     rt.block_on(f.tokenizer.tokenize(&req)).expect("hit");
-    // A hit: one read and the conditional check that the record still
-    // carries the fingerprint (a write that changes nothing, so the tokenize
-    // role never reads `fp`); no key ring call, not even a cache lease.
+    // A hit: one read and the conditional check that the record carries the
+    // index item's link (a write that changes nothing); no key ring call,
+    // not even a cache lease.
     assert_eq!(f.vault.stats().reads, before.0.reads + 1);
     assert_eq!(f.vault.stats().writes, before.0.writes + 1);
     assert_eq!(f.tokenizer.key_stats(), before.1);
@@ -242,8 +242,8 @@ impl IssuingVault for RacingVault {
     async fn create(&self, record: &VaultRecord) -> Result<(), CreateError> {
         self.inner.create(record).await
     }
-    async fn confirm(&self, token: &Token, fp: &[&Fingerprint]) -> Result<bool, VaultError> {
-        self.inner.confirm(token, fp).await
+    async fn confirm(&self, token: &Token, link: &Link) -> Result<bool, VaultError> {
+        self.inner.confirm(token, link).await
     }
     async fn abandon(&self, record: &VaultRecord, now: i64) -> Result<(), VaultError> {
         self.inner.abandon(record, now).await
@@ -903,8 +903,8 @@ impl IssuingVault for RacedVault {
         }
         written
     }
-    async fn confirm(&self, token: &Token, fp: &[&Fingerprint]) -> Result<bool, VaultError> {
-        self.inner.confirm(token, fp).await
+    async fn confirm(&self, token: &Token, link: &Link) -> Result<bool, VaultError> {
+        self.inner.confirm(token, link).await
     }
     async fn abandon(&self, record: &VaultRecord, now: i64) -> Result<(), VaultError> {
         self.inner.abandon(record, now).await

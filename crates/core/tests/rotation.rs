@@ -299,12 +299,12 @@ fn vault_check_reports_dangling_index_items() {
 }
 
 /// A vault where a re-index finishes moving a record to the new key right
-/// after tokenize's first fingerprint check of it: the moment between two
-/// separate checks (new key, then old) at which both would answer no.
+/// after tokenize's check of it: when records carried their fingerprint,
+/// the moment between two checks (new key, then old) at which both said no.
 struct MidReindexVault {
     inner: Arc<MemoryVault>,
-    /// The record's move, made once: (token, old, new fingerprint).
-    pending: std::sync::Mutex<Option<(Token, Fingerprint, Fingerprint)>>,
+    /// The record's last re-index step, made once: (token, its link).
+    pending: std::sync::Mutex<Option<(Token, Link)>>,
 }
 
 #[async_trait::async_trait]
@@ -323,13 +323,13 @@ impl IssuingVault for MidReindexVault {
     async fn create(&self, record: &VaultRecord) -> Result<(), CreateError> {
         self.inner.create(record).await
     }
-    async fn confirm(&self, token: &Token, fps: &[&Fingerprint]) -> Result<bool, VaultError> {
-        let answer = self.inner.confirm(token, fps).await;
+    async fn confirm(&self, token: &Token, link: &Link) -> Result<bool, VaultError> {
+        let answer = self.inner.confirm(token, link).await;
         let pending = self.pending.lock().expect("lock").take();
-        if let Some((token, old, new)) = pending {
+        if let Some((token, link)) = pending {
             let moved = self
                 .inner
-                .set_fingerprint(&token, Some(&old), &new, &DedupScope::default())
+                .relink(&token, &link, &DedupScope::default())
                 .await?;
             assert!(moved, "the record moved to the new key");
         }
@@ -354,12 +354,9 @@ fn tokenize_keeps_the_token_of_a_record_the_reindex_moves_during_its_check() {
             .tokenize(&TokenizeRequest::new(pan.clone()))
             .await
             .expect("tokenize");
-        let (old, new) = (
-            key(1, "A").fingerprint(&scope, TokenFormat::Opaque, pan),
-            key(2, "B").fingerprint(&scope, TokenFormat::Opaque, pan),
-        );
+        let new = key(2, "B").fingerprint(&scope, TokenFormat::Opaque, pan);
         // The re-index's first two steps: the new item written, the old one
-        // removed; the record still names the old fingerprint.
+        // removed; the record's own step is still to come.
         let entry = w
             .vault
             .index_entries()
@@ -381,7 +378,10 @@ fn tokenize_keeps_the_token_of_a_record_the_reindex_moves_during_its_check() {
             .expect("remove old");
         let racing = Arc::new(MidReindexVault {
             inner: w.vault.clone(),
-            pending: std::sync::Mutex::new(Some((first.token.clone(), old, new))),
+            pending: std::sync::Mutex::new(Some((
+                first.token.clone(),
+                entry.link.clone().expect("a link"),
+            ))),
         });
         let tokenizer = Tokenizer::new(
             w.ports.clone(),

@@ -155,9 +155,9 @@ impl IssuingVault for FailingVault {
         self.check()?;
         self.inner.create_index(i, now, replacing).await
     }
-    async fn confirm(&self, token: &Token, fp: &[&Fingerprint]) -> Result<bool, VaultError> {
+    async fn confirm(&self, token: &Token, link: &Link) -> Result<bool, VaultError> {
         self.check()?;
-        self.inner.confirm(token, fp).await
+        self.inner.confirm(token, link).await
     }
     async fn abandon(&self, r: &VaultRecord, now: i64) -> Result<(), VaultError> {
         self.check()?;

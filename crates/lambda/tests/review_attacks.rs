@@ -674,6 +674,12 @@ async fn attack_tokenize_hands_out_a_deleted_token_from_a_surviving_index_item()
         created_at: issued.facts.created_at,
         expires_at: None,
         scope: Some(DedupScope::default()),
+        // A re-index carries the record's link over.
+        link: vault
+            .index_entries()
+            .into_iter()
+            .find(|e| e.token == issued.token)
+            .and_then(|e| e.link),
     };
     vault
         .put_index(&entry, SystemClock.now_secs(), None)

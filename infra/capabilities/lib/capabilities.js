@@ -17,8 +17,9 @@ const INDEX = 'f#fp_EXAMPLE';
 // (token, bin, last4) of each card captured into it.
 const SESSION = 's#cs_EXAMPLE';
 const SESSION_ATTRIBUTES = ['pk', 'sh', 'own', 'org', 'fmt', 'dd', 'ret', 'meta', 'max', 'n', 'fail', 'burn', 'cards', 'exp', 'created'];
-const RECORD_ATTRIBUTES = ['pk', 'ct', 'dk', 'kv', 'fmt', 'bin', 'last4', 'brand', 'len', 'created', 'exp', 'fp', 'meta', 'sc'];
-const INDEX_ATTRIBUTES = ['pk', 'tok', 'kfv', 'created', 'exp', 'sc'];
+// Records keep no fingerprint: `ln` is a random link their index item shares.
+const RECORD_ATTRIBUTES = ['pk', 'ct', 'dk', 'kv', 'fmt', 'bin', 'last4', 'brand', 'len', 'created', 'exp', 'ln', 'meta', 'sc'];
+const INDEX_ATTRIBUTES = ['pk', 'tok', 'ln', 'kfv', 'created', 'exp', 'sc'];
 const DDB_ABSENT = ['dynamodb:*'];
 
 /**
@@ -26,7 +27,11 @@ const DDB_ABSENT = ['dynamodb:*'];
  * GetItem/BatchGetItem with a projection; without one (modelled twice, as
  * DynamoDB is not documented to set either key then: dynamodb:Select =
  * ALL_ATTRIBUTES, or neither key); Query and Scan with SPECIFIC_ATTRIBUTES,
- * ALL_ATTRIBUTES or nothing; and a write that returns the old item.
+ * ALL_ATTRIBUTES or nothing; a write that returns the old item; and any
+ * conditional request on the item: no IAM condition key limits a condition
+ * expression or ReturnValuesOnConditionCheckFailure (ALL_OLD hands back the
+ * whole item), so a ConditionCheckItem, PutItem, UpdateItem or DeleteItem on
+ * a key reads every attribute of it, a bit per call or all at once.
  */
 function readShapes(key, attr) {
   const lk = { 'dynamodb:LeadingKeys': [key] };
@@ -44,7 +49,9 @@ function readShapes(key, attr) {
   }
   for (const action of ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem']) {
     shapes.push({ action, context: { ...lk, 'dynamodb:ReturnValues': 'ALL_OLD' } });
+    shapes.push({ action, context: { ...lk, 'dynamodb:ReturnValues': 'NONE' } });
   }
+  shapes.push({ action: 'dynamodb:ConditionCheckItem', context: { ...lk } });
   return shapes.map((s) => [{ ...s, resource: 'table', absent: DDB_ABSENT }]);
 }
 
@@ -72,14 +79,14 @@ function viaSecretsManager(w, action) {
 function capabilities(w) {
   const caps = [];
   const add = (name, description, alternatives, appliesTo) => caps.push({ name, description, alternatives, appliesTo });
-  for (const attr of ['ct', 'dk', 'fp', 'bin', 'last4', 'len']) {
+  for (const attr of ['ct', 'dk', 'ln', 'bin', 'last4', 'len']) {
     add(`read-record:${attr}`, `read the ${attr} attribute of a record (t# item)`, readShapes(TOKEN, attr));
   }
   add('read-index', 'read an index item (f#: fingerprint to token)', readShapes(INDEX, 'tok'));
   add('put-record', 'put a whole record (PutItem)', writeShapes(TOKEN, [
     ['dynamodb:PutItem', { 'dynamodb:Attributes': RECORD_ATTRIBUTES, 'dynamodb:ReturnValues': 'NONE' }],
   ]));
-  for (const attr of ['ct', 'dk', 'fp']) {
+  for (const attr of ['ct', 'dk', 'ln']) {
     add(`update-record:${attr}`, `change the ${attr} attribute of a record (UpdateItem)`, writeShapes(TOKEN, [
       ['dynamodb:UpdateItem', { 'dynamodb:Attributes': ['pk', attr], 'dynamodb:ReturnValues': 'NONE' }],
     ]));

@@ -7,14 +7,15 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, TransactWriteItem, Update};
 use tessera_core::{
-    CreateError, DedupScope, ErasingVault, Fingerprint, IndexEntry, IndexHolder, IndexKey,
-    IndexWrite, IssuingVault, OperatorVault, RecordHead, ScanPage, ScanView, Token, VaultError,
+    CreateError, DedupScope, ErasingVault, IndexEntry, IndexHolder, IndexKey, IndexWrite,
+    IssuingVault, Link, OperatorVault, RecordHead, ScanPage, ScanView, Token, VaultError,
     VaultRecord, WrappedKey,
 };
 
 use super::items::{
-    DELETE_ATTRIBUTES, ERASED_ATTRIBUTES, IMPORT_ATTRIBUTES, attr, get_opt_n, is_void, n,
-    parse_scanned, parse_token, projection, record_item, record_pk, s, scan_attributes,
+    DELETE_ATTRIBUTES, ERASED_ATTRIBUTES, IMPORT_ATTRIBUTES, RECORD_CONDITION, TOKEN_INDEX, attr,
+    ciphertext, get_link, get_opt_n, is_void, n, parse_scanned, parse_token, projection,
+    record_item, record_pk, s, scan_attributes,
 };
 use super::{DynamoVault, cancelled_items, conditional, is_condition_failure};
 use crate::error::vault_error;
@@ -22,49 +23,41 @@ use crate::error::vault_error;
 #[async_trait]
 impl ErasingVault for DynamoVault {
     async fn delete(&self, token: &Token) -> Result<bool, VaultError> {
-        let Some(item) = self
+        let Some(_) = self
             .get_projected(record_pk(token), DELETE_ATTRIBUTES, true)
             .await?
-            // This projection cannot tell a tombstone from a record without
-            // a fingerprint: the erase's condition does (`erased` is absent).
+            // This projection cannot tell a tombstone from a record: the
+            // erase's condition does (`erased` is absent).
             .filter(|item| !is_void(item))
         else {
             return Ok(false);
         };
-        let index_pk = match (item.get(attr::FORMAT), item.get(attr::FINGERPRINT)) {
-            (Some(AttributeValue::S(fmt)), Some(AttributeValue::S(fp))) => {
-                Some(format!("f#{fmt}#{fp}"))
-            }
-            _ => None,
-        };
+        let index_pks = self.index_pks_naming(token).await?;
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs())
             .unwrap_or_default();
-        let tombstone = self.tombstone_update(token, now)?;
-        if let Some(index_pk) = index_pk {
-            // The index item goes only if it still names this token: after an
-            // expiry a newer token may own that fingerprint.
-            let delete_index = Delete::builder()
-                .table_name(&self.table)
-                .key(attr::PK, s(index_pk))
-                .condition_expression("#tok = :tok")
-                .expression_attribute_names("#tok", attr::TOKEN)
-                .expression_attribute_values(":tok", s(token.as_str()))
-                .build()
-                .map_err(|e| VaultError::Other(e.to_string()))?;
-            let result = self
-                .client
-                .transact_write_items()
-                .transact_items(TransactWriteItem::builder().update(tombstone).build())
-                .transact_items(TransactWriteItem::builder().delete(delete_index).build())
-                .send()
-                .await;
-            match result {
+        if !index_pks.is_empty() {
+            let mut transaction = self.client.transact_write_items().transact_items(
+                TransactWriteItem::builder()
+                    .update(self.tombstone_update(token, now)?)
+                    .build(),
+            );
+            for index_pk in &index_pks {
+                transaction = transaction.transact_items(
+                    TransactWriteItem::builder()
+                        .delete(self.index_delete(index_pk, token)?)
+                        .build(),
+                );
+            }
+            match transaction.send().await {
                 Ok(_) => return Ok(true),
                 Err(err) => match err.as_service_error().and_then(cancelled_items).as_deref() {
                     Some([true, ..]) => return Ok(false),
-                    Some([_, true, ..]) => {} // index owned by another token: erase the record alone
+                    // An index item now names another token (the token index
+                    // lags the table): erase the record alone, then each item
+                    // that still names this token.
+                    Some([_, rest @ ..]) if rest.iter().any(|failed| *failed) => {}
                     _ => return Err(vault_error(&err)),
                 },
             }
@@ -81,10 +74,16 @@ impl ErasingVault for DynamoVault {
             alone = alone.expression_attribute_names(alias, name);
         }
         match alone.send().await {
-            Ok(_) => Ok(true),
-            Err(err) if is_condition_failure(&err) => Ok(false),
-            Err(err) => Err(vault_error(&err)),
+            Ok(_) => {}
+            Err(err) if is_condition_failure(&err) => return Ok(false),
+            Err(err) => return Err(vault_error(&err)),
         }
+        for index_pk in &index_pks {
+            let key = IndexKey::from_storage_key(index_pk)
+                .ok_or_else(|| VaultError::Corrupt("a token index key is malformed".into()))?;
+            OperatorVault::remove_index(self, &key, token).await?;
+        }
+        Ok(true)
     }
 }
 
@@ -106,6 +105,49 @@ fn tombstone_names() -> impl Iterator<Item = (String, String)> {
 }
 
 impl DynamoVault {
+    /// The partition keys of the index items that name `token`, by the
+    /// token index (eventually consistent: an item written a moment ago may
+    /// be missing, and is then left for `tessera verify --repair`).
+    async fn index_pks_naming(&self, token: &Token) -> Result<Vec<String>, VaultError> {
+        let mut pks = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(TOKEN_INDEX)
+                .key_condition_expression("#tok = :tok")
+                .expression_attribute_names("#tok", attr::TOKEN)
+                .expression_attribute_values(":tok", s(token.as_str()))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| vault_error(&e))?;
+            pks.extend(
+                out.items()
+                    .iter()
+                    .filter_map(|item| item.get(attr::PK)?.as_s().ok().cloned()),
+            );
+            match out.last_evaluated_key {
+                Some(next) => start = Some(next),
+                None => return Ok(pks),
+            }
+        }
+    }
+
+    /// The delete of an index item, only while it names `token`.
+    fn index_delete(&self, index_pk: &str, token: &Token) -> Result<Delete, VaultError> {
+        Delete::builder()
+            .table_name(&self.table)
+            .key(attr::PK, s(index_pk))
+            .condition_expression("#tok = :tok")
+            .expression_attribute_names("#tok", attr::TOKEN)
+            .expression_attribute_values(":tok", s(token.as_str()))
+            .build()
+            .map_err(|e| VaultError::Other(e.to_string()))
+    }
+
     /// The update that turns a record into its tombstone. No TTL: the key
     /// stays for good, so tokenize's and import's `attribute_not_exists(pk)`
     /// never issue the token again.
@@ -134,6 +176,7 @@ impl OperatorVault for DynamoVault {
         };
         Ok(Some(IndexHolder {
             token: parse_token(&item, attr::TOKEN, "")?,
+            link: get_link(&item)?,
             expires_at: get_opt_n(&item, attr::EXPIRES)?,
         }))
     }
@@ -150,28 +193,28 @@ impl OperatorVault for DynamoVault {
         }))
     }
 
-    async fn carries(
-        &self,
-        token: &Token,
-        fingerprints: &[&Fingerprint],
-    ) -> Result<bool, VaultError> {
-        self.carries_fingerprint(token, fingerprints).await
+    async fn carries(&self, token: &Token, link: &Link) -> Result<bool, VaultError> {
+        self.carries_link(token, link).await
     }
 
     async fn put_record(&self, record: &VaultRecord) -> Result<(), CreateError> {
-        // A tombstone or a husk has no `fp`, so neither is ever overwritten;
-        // a record without a fingerprint only where the token is free.
+        // Where the token is free, or over this very record (a resumed run
+        // re-sealing under its checkpointed link writes a new ciphertext, so
+        // the link, which only this run drew, says it is its own). A
+        // tombstone or a husk has no `ln` and is never overwritten.
         let put = self
             .client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(record_item(record)));
-        let put = match &record.fingerprint {
-            Some(fp) => put
-                .condition_expression("attribute_not_exists(pk) OR #fp = :fp")
-                .expression_attribute_names("#fp", attr::FINGERPRINT)
-                .expression_attribute_values(":fp", s(fp.to_hex())),
-            None => put.condition_expression("attribute_not_exists(pk)"),
+            .set_item(Some(record_item(record)))
+            .expression_attribute_names("#ct", attr::CIPHERTEXT)
+            .expression_attribute_values(":ct", ciphertext(record));
+        let put = match &record.link {
+            Some(link) => put
+                .condition_expression(format!("{RECORD_CONDITION} OR #ln = :ln"))
+                .expression_attribute_names("#ln", attr::LINK)
+                .expression_attribute_values(":ln", s(link.to_hex())),
+            None => put.condition_expression(RECORD_CONDITION),
         };
         conditional(put.send().await, CreateError::RecordExists)
     }
@@ -180,20 +223,16 @@ impl OperatorVault for DynamoVault {
         IssuingVault::abandon(self, record, now).await
     }
 
-    async fn remove_orphan(
-        &self,
-        token: &Token,
-        fingerprint: &Fingerprint,
-    ) -> Result<bool, VaultError> {
+    async fn remove_orphan(&self, token: &Token, link: &Link) -> Result<bool, VaultError> {
         let result = self
             .client
             .delete_item()
             .table_name(&self.table)
             .key(attr::PK, record_pk(token))
-            .condition_expression("#fp = :fp AND attribute_not_exists(#erased)")
-            .expression_attribute_names("#fp", attr::FINGERPRINT)
+            .condition_expression("#ln = :ln AND attribute_not_exists(#erased)")
+            .expression_attribute_names("#ln", attr::LINK)
             .expression_attribute_names("#erased", attr::ERASED)
-            .expression_attribute_values(":fp", s(fingerprint.to_hex()))
+            .expression_attribute_values(":ln", s(link.to_hex()))
             .send()
             .await;
         match result {
@@ -276,32 +315,38 @@ impl OperatorVault for DynamoVault {
         }
     }
 
-    async fn set_fingerprint(
+    async fn index_keys_naming(&self, token: &Token) -> Result<Vec<IndexKey>, VaultError> {
+        self.index_pks_naming(token)
+            .await?
+            .iter()
+            .map(|pk| {
+                IndexKey::from_storage_key(pk)
+                    .ok_or_else(|| VaultError::Corrupt("a token index key is malformed".into()))
+            })
+            .collect()
+    }
+
+    async fn relink(
         &self,
         token: &Token,
-        old: Option<&Fingerprint>,
-        new: &Fingerprint,
+        link: &Link,
         scope: &DedupScope,
     ) -> Result<bool, VaultError> {
-        let mut update = self
+        let result = self
             .client
             .update_item()
             .table_name(&self.table)
             .key(attr::PK, record_pk(token))
-            .update_expression("SET #fp = :new, #sc = :sc")
-            .expression_attribute_names("#fp", attr::FINGERPRINT)
+            .update_expression("SET #sc = :sc")
+            // A tombstone and a husk carry no link.
+            .condition_expression("#ln = :ln")
+            .expression_attribute_names("#ln", attr::LINK)
             .expression_attribute_names("#sc", attr::SCOPE)
-            .expression_attribute_values(":new", s(new.to_hex()))
-            .expression_attribute_values(":sc", s(scope.as_str()));
-        update = match old {
-            Some(old) => update
-                .condition_expression("attribute_exists(pk) AND #fp = :old")
-                .expression_attribute_values(":old", s(old.to_hex())),
-            None => {
-                update.condition_expression("attribute_exists(pk) AND attribute_not_exists(#fp)")
-            }
-        };
-        match update.send().await {
+            .expression_attribute_values(":ln", s(link.to_hex()))
+            .expression_attribute_values(":sc", s(scope.as_str()))
+            .send()
+            .await;
+        match result {
             Ok(_) => Ok(true),
             Err(err) if is_condition_failure(&err) => Ok(false),
             Err(err) => Err(vault_error(&err)),

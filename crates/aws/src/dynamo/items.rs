@@ -7,14 +7,14 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::AttributeValue;
 use tessera_core::{
-    Brand, DedupScope, Fingerprint, IndexEntry, IndexKey, Metadata, RecordFacts, ScanView,
-    ScannedItem, Token, TokenDescription, TokenFacts, TokenFormat, VaultError, VaultRecord,
-    WrappedKey,
+    Brand, DedupScope, IndexEntry, IndexKey, Link, Metadata, RecordFacts, ScanView, ScannedItem,
+    Token, TokenDescription, TokenFacts, TokenFormat, VaultError, VaultRecord, WrappedKey,
 };
 
 pub(super) type Item = HashMap<String, AttributeValue>;
 
-/// Attribute names. `pk` is the table's only key; `exp` is its TTL attribute.
+/// Attribute names. `pk` is the table's only key; `exp` is its TTL attribute;
+/// `tok` (on index items only) is the key of the token index.
 pub(super) mod attr {
     pub const PK: &str = "pk";
     pub const CIPHERTEXT: &str = "ct";
@@ -27,7 +27,7 @@ pub(super) mod attr {
     pub const LENGTH: &str = "len";
     pub const CREATED: &str = "created";
     pub const EXPIRES: &str = "exp";
-    pub const FINGERPRINT: &str = "fp";
+    pub const LINK: &str = "ln";
     pub const METADATA: &str = "meta";
     pub const TOKEN: &str = "tok";
     pub const KEY_VERSION: &str = "kfv";
@@ -40,7 +40,7 @@ pub(super) mod attr {
 pub(super) const ERASED_ATTRIBUTES: &[&str] = &[
     attr::CIPHERTEXT,
     attr::DATA_KEY,
-    attr::FINGERPRINT,
+    attr::LINK,
     attr::BIN,
     attr::LAST4,
     attr::LENGTH,
@@ -48,17 +48,22 @@ pub(super) const ERASED_ATTRIBUTES: &[&str] = &[
     attr::EXPIRES,
 ];
 
-/// The attributes the bulk import reads: of index items `pk`, `tok`, `exp`,
-/// of records `pk`, `fmt`, `exp`; never `fp` (the import role holds the
-/// fingerprint key). The import role's policy allows these.
-pub const IMPORT_ATTRIBUTES: &[&str] = &[attr::PK, attr::TOKEN, attr::FORMAT, attr::EXPIRES];
+/// The attributes the bulk import reads: of index items `pk`, `tok`, `ln`,
+/// `exp`, of records `pk`, `fmt`, `exp`. The import role's policy allows these.
+pub const IMPORT_ATTRIBUTES: &[&str] = &[
+    attr::PK,
+    attr::TOKEN,
+    attr::LINK,
+    attr::FORMAT,
+    attr::EXPIRES,
+];
 
 /// The `fmt` of the husk a writer leaves of a record it abandoned. In `fmt`
 /// because every read (describe's projection included) sees that attribute.
 pub(super) const VOID_FORMAT: &str = "void";
 
 /// The attributes of a record a tokenize caller may read: everything but
-/// `ct`, `dk` and `fp`. The tokenize role's IAM policy allows exactly these.
+/// `ct`, `dk` and `ln`. The tokenize role's IAM policy allows exactly these.
 pub const DESCRIBE_ATTRIBUTES: &[&str] = &[
     attr::PK,
     attr::FORMAT,
@@ -77,9 +82,14 @@ pub const INDEX_ATTRIBUTES: &[&str] = &[
     attr::KEY_VERSION,
     attr::CREATED,
     attr::EXPIRES,
+    attr::LINK,
 ];
 /// The attributes the admin function reads before a delete.
-pub const DELETE_ATTRIBUTES: &[&str] = &[attr::PK, attr::FORMAT, attr::FINGERPRINT];
+pub const DELETE_ATTRIBUTES: &[&str] = &[attr::PK, attr::FORMAT];
+/// The table's global secondary index on `tok`: which index items name a
+/// token, for an erase and a re-index (records keep no fingerprint). Keys
+/// only; sparse, as only index items carry `tok`.
+pub const TOKEN_INDEX: &str = "by-token";
 pub(super) fn projection(names: &[&str]) -> (String, HashMap<String, String>) {
     let expr = names
         .iter()
@@ -132,8 +142,8 @@ pub(super) fn record_item(r: &VaultRecord) -> Item {
     if let Some(exp) = f.expires_at {
         item.insert(attr::EXPIRES.into(), n(exp));
     }
-    if let Some(fp) = &r.fingerprint {
-        item.insert(attr::FINGERPRINT.into(), s(fp.to_hex()));
+    if let Some(link) = &r.link {
+        item.insert(attr::LINK.into(), s(link.to_hex()));
     }
     if let Some(scope) = &r.scope {
         item.insert(attr::SCOPE.into(), s(scope.as_str()));
@@ -163,7 +173,22 @@ pub(super) fn index_item(e: &IndexEntry) -> Item {
     if let Some(scope) = &e.scope {
         item.insert(attr::SCOPE.into(), s(scope.as_str()));
     }
+    if let Some(link) = &e.link {
+        item.insert(attr::LINK.into(), s(link.to_hex()));
+    }
     item
+}
+
+/// The optional `ln` attribute; absent on records without dedup.
+pub(super) fn get_link(item: &Item) -> Result<Option<Link>, VaultError> {
+    item.get(attr::LINK)
+        .map(|v| {
+            v.as_s()
+                .ok()
+                .and_then(|h| Link::from_hex(h))
+                .ok_or_else(|| corrupt(attr::LINK))
+        })
+        .transpose()
 }
 
 /// The optional `sc` attribute; absent on items written before it existed.
@@ -287,15 +312,6 @@ pub(super) fn parse_facts(item: &Item) -> Result<TokenDescription, VaultError> {
 
 pub(super) fn parse_record(item: &Item) -> Result<VaultRecord, VaultError> {
     let description = parse_facts(item)?;
-    let fingerprint = item
-        .get(attr::FINGERPRINT)
-        .map(|v| {
-            v.as_s()
-                .ok()
-                .and_then(|h| Fingerprint::from_hex(h))
-                .ok_or_else(|| corrupt(attr::FINGERPRINT))
-        })
-        .transpose()?;
     Ok(VaultRecord {
         token: parse_token(item, attr::PK, "t#")?,
         version: get_n(item, attr::VERSION)?,
@@ -303,7 +319,7 @@ pub(super) fn parse_record(item: &Item) -> Result<VaultRecord, VaultError> {
         wrapped_key: WrappedKey::new(get_b(item, attr::DATA_KEY)?),
         facts: description.facts,
         metadata: description.metadata,
-        fingerprint,
+        link: get_link(item)?,
         scope: get_scope(item)?,
     })
 }
@@ -314,15 +330,7 @@ fn parse_record_facts(item: &Item) -> Result<RecordFacts, VaultError> {
         token: parse_token(item, attr::PK, "t#")?,
         format: TokenFormat::from_name(get_s(item, attr::FORMAT)?)
             .ok_or_else(|| corrupt(attr::FORMAT))?,
-        fingerprint: item
-            .get(attr::FINGERPRINT)
-            .map(|v| {
-                v.as_s()
-                    .ok()
-                    .and_then(|h| Fingerprint::from_hex(h))
-                    .ok_or_else(|| corrupt(attr::FINGERPRINT))
-            })
-            .transpose()?,
+        link: get_link(item)?,
         scope: get_scope(item)?,
         created_at: get_n(item, attr::CREATED)?,
         expires_at: get_opt_n(item, attr::EXPIRES)?,
@@ -337,6 +345,7 @@ pub(super) fn parse_index(key: &IndexKey, item: &Item) -> Result<IndexEntry, Vau
         created_at: get_n(item, attr::CREATED)?,
         expires_at: get_opt_n(item, attr::EXPIRES)?,
         scope: get_scope(item)?,
+        link: get_link(item)?,
     })
 }
 
@@ -349,7 +358,7 @@ pub const REWRAP_SCAN_ATTRIBUTES: &[&str] = &[attr::PK, attr::FORMAT, attr::DATA
 pub const VERIFY_SCAN_ATTRIBUTES: &[&str] = &[
     attr::PK,
     attr::FORMAT,
-    attr::FINGERPRINT,
+    attr::LINK,
     attr::SCOPE,
     attr::EXPIRES,
     attr::ERASED,

@@ -1,6 +1,7 @@
 //! The vault on one DynamoDB table.
 //!
-//! Records live at `pk = t#<token>`, dedup index items at `pk = f#<format>#<fp>`.
+//! Records live at `pk = t#<token>`, dedup index items at `pk = f#<format>#<fp>`
+//! (with `tok`, the key of the token index).
 //! Attribute names are short to keep items well under 1 KiB (`items`).
 
 use std::collections::HashMap;
@@ -14,8 +15,8 @@ use aws_sdk_dynamodb::types::{
     AttributeValue, ConditionCheck, KeysAndAttributes, TransactWriteItem,
 };
 use tessera_core::{
-    CreateError, Fingerprint, IndexEntry, IndexKey, IssuingVault, ReadingVault, Token,
-    TokenDescription, VaultError, VaultRecord,
+    CreateError, IndexEntry, IndexKey, IssuingVault, Link, ReadingVault, Token, TokenDescription,
+    VaultError, VaultRecord,
 };
 
 use crate::error::vault_error;
@@ -23,6 +24,8 @@ use crate::error::vault_error;
 mod admin;
 mod items;
 mod sessions;
+
+pub use items::TOKEN_INDEX;
 
 /// The attributes each role's reads project, which its IAM policy's
 /// `dynamodb:Attributes` conditions must allow (tests/iam_projections.rs).
@@ -106,37 +109,20 @@ fn cancelled_items(err: &TransactWriteItemsError) -> Option<Vec<bool>> {
 }
 
 impl DynamoVault {
-    /// Whether the record of `token` carries one of `fingerprints`, asked of
-    /// DynamoDB with a transaction's `ConditionCheck`: the caller learns yes
-    /// or no, reads nothing (its role has `ConditionCheckItem`, not a read of
-    /// `fp`, which with the fingerprint key and an fpe token's BIN and last 4
-    /// would reverse the token offline) and writes nothing. A tombstone and a
-    /// husk have no `fp`, so they never carry one.
-    pub(super) async fn carries_fingerprint(
+    /// Whether the record of `token` carries `link`, asked of DynamoDB with a
+    /// transaction's `ConditionCheck`: the caller learns yes or no and writes
+    /// nothing. A tombstone and a husk have no `ln`, so they never carry one.
+    pub(super) async fn carries_link(
         &self,
         token: &Token,
-        fingerprints: &[&Fingerprint],
+        link: &Link,
     ) -> Result<bool, VaultError> {
-        if fingerprints.is_empty() {
-            return Ok(false);
-        }
-        let names: Vec<String> = (0..fingerprints.len()).map(|i| format!(":fp{i}")).collect();
-        let condition = names
-            .iter()
-            .map(|n| format!("#fp = {n}"))
-            .collect::<Vec<_>>()
-            .join(" OR ");
-        let values = names
-            .into_iter()
-            .zip(fingerprints)
-            .map(|(n, fp)| (n, s(fp.to_hex())))
-            .collect();
         let check = ConditionCheck::builder()
             .table_name(&self.table)
             .key(attr::PK, record_pk(token))
-            .condition_expression(condition)
-            .expression_attribute_names("#fp", attr::FINGERPRINT)
-            .set_expression_attribute_values(Some(values))
+            .condition_expression("#ln = :ln")
+            .expression_attribute_names("#ln", attr::LINK)
+            .expression_attribute_values(":ln", s(link.to_hex()))
             .build()
             .map_err(|e| VaultError::Other(e.to_string()))?;
         let result = self
@@ -353,12 +339,8 @@ impl IssuingVault for DynamoVault {
         conditional(result, CreateError::IndexExists)
     }
 
-    async fn confirm(
-        &self,
-        token: &Token,
-        fingerprints: &[&Fingerprint],
-    ) -> Result<bool, VaultError> {
-        self.carries_fingerprint(token, fingerprints).await
+    async fn confirm(&self, token: &Token, link: &Link) -> Result<bool, VaultError> {
+        self.carries_link(token, link).await
     }
 
     async fn abandon(&self, record: &VaultRecord, now: i64) -> Result<(), VaultError> {

@@ -10,7 +10,7 @@ use crate::ports::{
     CreateError, IndexHolder, IndexWrite, IssuingVault, OperatorVault, RecordFacts, RecordHead,
     ScanPage, ScanView, ScannedItem, VaultError,
 };
-use crate::record::{Fingerprint, IndexEntry, IndexKey, VaultRecord, is_expired};
+use crate::record::{IndexEntry, IndexKey, Link, VaultRecord, is_expired};
 use crate::scope::DedupScope;
 use crate::secret::WrappedKey;
 use crate::token::Token;
@@ -22,6 +22,7 @@ impl OperatorVault for MemoryVault {
         Ok(match self.lock().get(&key.storage_key()) {
             Some(Item::Index(e)) => Some(IndexHolder {
                 token: e.token.clone(),
+                link: e.link.clone(),
                 expires_at: e.expires_at,
             }),
             _ => None,
@@ -39,12 +40,8 @@ impl OperatorVault for MemoryVault {
         })
     }
 
-    async fn carries(
-        &self,
-        token: &Token,
-        fingerprints: &[&Fingerprint],
-    ) -> Result<bool, VaultError> {
-        IssuingVault::confirm(self, token, fingerprints).await
+    async fn carries(&self, token: &Token, link: &Link) -> Result<bool, VaultError> {
+        IssuingVault::confirm(self, token, link).await
     }
 
     async fn put_record(&self, record: &VaultRecord) -> Result<(), CreateError> {
@@ -53,8 +50,11 @@ impl OperatorVault for MemoryVault {
         let key = record_key(&record.token);
         let allowed = match items.get(&key) {
             None => true,
+            // The store's condition: the same ciphertext (a fresh nonce makes
+            // it this record's own) or the link only its writer drew.
             Some(Item::Record(r)) => {
-                record.fingerprint.is_some() && r.fingerprint == record.fingerprint
+                r.ciphertext == record.ciphertext
+                    || (record.link.is_some() && r.link == record.link)
             }
             Some(_) => false,
         };
@@ -69,16 +69,11 @@ impl OperatorVault for MemoryVault {
         IssuingVault::abandon(self, record, now).await
     }
 
-    async fn remove_orphan(
-        &self,
-        token: &Token,
-        fingerprint: &Fingerprint,
-    ) -> Result<bool, VaultError> {
+    async fn remove_orphan(&self, token: &Token, link: &Link) -> Result<bool, VaultError> {
         self.writes.fetch_add(1, Ordering::Relaxed);
         let mut items = self.lock();
         let key = record_key(token);
-        if matches!(items.get(&key), Some(Item::Record(r)) if r.fingerprint.as_ref() == Some(fingerprint))
-        {
+        if matches!(items.get(&key), Some(Item::Record(r)) if r.link.as_ref() == Some(link)) {
             items.remove(&key);
             return Ok(true);
         }
@@ -114,7 +109,7 @@ impl OperatorVault for MemoryVault {
                 (Item::Record(r), ScanView::Facts) => ScannedItem::Facts(RecordFacts {
                     token: r.token.clone(),
                     format: r.facts.format,
-                    fingerprint: r.fingerprint.clone(),
+                    link: r.link.clone(),
                     scope: r.scope.clone(),
                     created_at: r.facts.created_at,
                     expires_at: r.facts.expires_at,
@@ -158,18 +153,28 @@ impl OperatorVault for MemoryVault {
         Ok(false)
     }
 
-    async fn set_fingerprint(
+    async fn index_keys_naming(&self, token: &Token) -> Result<Vec<IndexKey>, VaultError> {
+        self.read();
+        Ok(self
+            .lock()
+            .values()
+            .filter_map(|item| match item {
+                Item::Index(e) if &e.token == token => Some(e.key.clone()),
+                _ => None,
+            })
+            .collect())
+    }
+
+    async fn relink(
         &self,
         token: &Token,
-        old: Option<&Fingerprint>,
-        new: &Fingerprint,
+        link: &Link,
         scope: &DedupScope,
     ) -> Result<bool, VaultError> {
         self.writes.fetch_add(1, Ordering::Relaxed);
         let mut items = self.lock();
         match items.get_mut(&record_key(token)) {
-            Some(Item::Record(r)) if r.fingerprint.as_ref() == old => {
-                r.fingerprint = Some(new.clone());
+            Some(Item::Record(r)) if r.link.as_ref() == Some(link) => {
                 r.scope = Some(scope.clone());
                 Ok(true)
             }

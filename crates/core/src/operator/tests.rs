@@ -43,11 +43,15 @@ fn dangling_reasons_read_as_reports_print_them() {
         Dangling::ScopeMismatch.as_str(),
         "scope differs from the record's"
     );
-    assert_eq!(Dangling::Stale.as_str(), "record names another fingerprint");
+    assert_eq!(Dangling::Stale.as_str(), "record carries another link");
 }
 
-fn fingerprint(n: u8) -> Fingerprint {
-    Fingerprint::from_bytes([n; 32])
+fn fingerprint(n: u8) -> crate::record::Fingerprint {
+    crate::record::Fingerprint::from_bytes([n; 32])
+}
+
+fn link(n: u8) -> Link {
+    Link::from_hex(&format!("{n:02x}").repeat(16)).expect("link")
 }
 
 fn scope(name: &str) -> Option<DedupScope> {
@@ -75,7 +79,7 @@ fn record(
             expires_at,
         },
         metadata: crate::metadata::Metadata::default(),
-        fingerprint: fp.map(fingerprint),
+        link: fp.map(link),
         scope,
     }
 }
@@ -97,6 +101,7 @@ fn entry(
         created_at: 0,
         expires_at,
         scope,
+        link: Some(link(fp)),
     }
 }
 

@@ -10,7 +10,7 @@ use crate::keycache::{CacheLimits, EncryptionKeyCache, KeyStats};
 use crate::pan::Pan;
 use crate::ports::{CreateError, DataKeyIssuer, IssuingVault};
 use crate::record::{
-    Fingerprint, IndexEntry, IndexKey, RECORD_VERSION, TokenDescription, VaultRecord, is_expired,
+    IndexEntry, IndexKey, Link, RECORD_VERSION, TokenDescription, VaultRecord, is_expired,
 };
 use crate::scope::DedupScope;
 use crate::token::{Token, TokenFormat};
@@ -22,7 +22,7 @@ use super::{
 
 /// What a dedup lookup found.
 enum Found {
-    /// A live item whose record carries the fingerprint.
+    /// A live item whose record carries its link.
     Hit(Tokenized),
     /// A live item naming a record that does not: its token.
     Stale(Token),
@@ -192,7 +192,7 @@ impl Tokenizer {
         token: Token,
         request: &TokenizeRequest,
     ) -> Result<Tokenized, Error> {
-        let (record, entry) = self.seal_for_import(Some(token), request).await?;
+        let (record, entry) = self.seal_for_import(Some(token), None, request).await?;
         let written = self
             .store(&record, entry.map(|e| e.key).as_ref(), None)
             .await;
@@ -284,10 +284,9 @@ impl Tokenizer {
         }
     }
 
-    /// The live index hit under the current key, else under the previous one.
-    /// A hit counts only once the record it names is confirmed to carry the
-    /// fingerprint; a record mid-way through a re-index may still carry the
-    /// previous key's.
+    /// The live index hit under the current key, else under the previous one
+    /// (a card not yet re-indexed). A hit counts only once the record it
+    /// names is confirmed to carry the item's link.
     async fn find_any(
         &self,
         scope: &DedupScope,
@@ -300,7 +299,7 @@ impl Tokenizer {
             .previous
             .as_ref()
             .map(|p| p.fingerprint(scope, format, pan));
-        let found = self.find(&current, older.as_ref(), pan, now).await?;
+        let found = self.find(&current, pan, now).await?;
         if matches!(found, Found::Hit(_)) {
             return Ok(found);
         }
@@ -311,7 +310,7 @@ impl Tokenizer {
             format,
             fingerprint,
         };
-        match self.find(&key, None, pan, now).await? {
+        match self.find(&key, pan, now).await? {
             // Only the current key's item is ever replaced.
             Found::Hit(hit) => Ok(Found::Hit(hit)),
             _ => Ok(found),
@@ -319,12 +318,16 @@ impl Tokenizer {
     }
 
     /// Seals a record (and, with dedup, its index item under the current key)
-    /// without writing anything: the operator's bulk import writes many at
-    /// once with the store's batch API. `token` is an imported token, checked
-    /// to fit the PAN as in [`Tokenizer::import`]; `None` draws a new one.
+    /// without writing anything: the operator's bulk import writes them with
+    /// its own conditional puts. `token` is an imported token, checked to fit
+    /// the PAN as in [`Tokenizer::import`]; `None` draws a new one. `link` is
+    /// the one a resumed import drew for this row before (its checkpoint
+    /// keeps it), so the rewrite is recognised as the run's own record;
+    /// `None` draws a new one.
     pub async fn seal_for_import(
         &self,
         token: Option<Token>,
+        link: Option<Link>,
         request: &TokenizeRequest,
     ) -> Result<(VaultRecord, Option<IndexEntry>), Error> {
         if let Some(token) = &token
@@ -345,6 +348,13 @@ impl Tokenizer {
             }
             None => self.seal(request, now, expires_at, key.as_ref()).await?,
         };
+        let record = match (link, record.link.is_some()) {
+            (Some(link), true) => VaultRecord {
+                link: Some(link),
+                ..record
+            },
+            _ => record,
+        };
         let entry = key.map(|key| self.index_entry(&record, key));
         Ok((record, entry))
     }
@@ -357,27 +367,24 @@ impl Tokenizer {
             created_at: record.facts.created_at,
             expires_at: record.facts.expires_at,
             scope: record.scope.clone(),
+            link: record.link.clone(),
         }
     }
 
     /// The live item at `key`, judged by the record it names: a hit if that
-    /// record carries the key's fingerprint (or `also`), else stale (another
-    /// card's record, a tombstone, or none): never answered, and replaced by
-    /// the next token's index item.
-    async fn find(
-        &self,
-        key: &IndexKey,
-        also: Option<&Fingerprint>,
-        pan: &Pan,
-        now: i64,
-    ) -> Result<Found, Error> {
+    /// record carries the item's link, else stale (another card's record, a
+    /// tombstone, none, or an item from before links): never answered, and
+    /// replaced by the next token's index item.
+    async fn find(&self, key: &IndexKey, pan: &Pan, now: i64) -> Result<Found, Error> {
         let entry = match self.vault.find_index(key).await? {
             Some(entry) if !is_expired(entry.expires_at, now) => entry,
             _ => return Ok(Found::Miss),
         };
-        let fingerprints: Vec<&Fingerprint> =
-            std::iter::once(&key.fingerprint).chain(also).collect();
-        if !self.vault.confirm(&entry.token, &fingerprints).await? {
+        let confirmed = match &entry.link {
+            Some(link) => self.vault.confirm(&entry.token, link).await?,
+            None => false,
+        };
+        if !confirmed {
             return Ok(Found::Stale(entry.token));
         }
         Ok(Found::Hit(Tokenized {
@@ -480,7 +487,7 @@ impl Tokenizer {
             ciphertext,
             wrapped_key: key.wrapped().clone(),
             metadata: request.metadata.clone(),
-            fingerprint: index.map(|k| k.fingerprint.clone()),
+            link: index.map(|_| Link::random(rng)),
             scope: index.map(|_| request.scope.clone()),
         })
     }
