@@ -8,7 +8,8 @@
 //! compares. Only then does it map the access key to an assumed-role ARN,
 //! as IAM does, and pass a REST API event into the real functions (the
 //! `tessera_lambda` apps, built from their environment on the moto stack),
-//! so tokenize → describe → lookup → detokenize → delete round-trip for real.
+//! so tokenize → describe → lookup → detokenize → delete round-trip for real,
+//! and capture sessions are created and read back.
 
 use std::collections::HashMap;
 use std::process::ExitCode;
@@ -33,7 +34,7 @@ use sha2::{Digest, Sha256};
 use tessera_cli::call::{self, Console};
 use tessera_cli::cli::{self, Command};
 use tessera_e2e::{ADMIN_ROLE, DETOKENIZER_ROLE, FUNCTION_ARN, TOKENIZER_ROLE, env_reader, stack};
-use tessera_lambda::{Admin, Detokenize, Serve, Tokenize, build_app};
+use tessera_lambda::{Admin, CaptureSessions, Detokenize, Serve, Tokenize, build_app};
 use tessera_testkit::find_card_numbers;
 use tokio::net::TcpListener;
 
@@ -110,12 +111,16 @@ struct Functions {
     tokenize: Box<dyn Serve>,
     detokenize: Box<dyn Serve>,
     admin: Box<dyn Serve>,
+    capture_sessions: Box<dyn Serve>,
 }
 
 async fn start_gateway() -> Gateway {
     let s = stack().await;
     let env = s.env();
     let silent = || Arc::new(|_: String| {}) as tessera_lambda::metrics::MetricsSink;
+    // The tokenizer's role opens capture sessions too, as a merchant backend's would.
+    let mut capture_env = env.clone();
+    capture_env.insert("TESSERA_CAPTURE_ROLES".into(), TOKENIZER_ROLE.into());
     let functions = Arc::new(Functions {
         tokenize: Box::new(
             build_app::<Tokenize>(env_reader(env.clone()), &s.sdk, silent())
@@ -131,6 +136,11 @@ async fn start_gateway() -> Gateway {
             build_app::<Admin>(env_reader(env), &s.sdk, silent())
                 .await
                 .expect("admin starts"),
+        ),
+        capture_sessions: Box::new(
+            build_app::<CaptureSessions>(env_reader(capture_env), &s.sdk, silent())
+                .await
+                .expect("capture-sessions starts"),
         ),
     });
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
@@ -218,6 +228,8 @@ async fn serve(
     } else if let Some(rest) = path.strip_prefix(&format!("/{STAGE}")) {
         let name = if rest.starts_with("/v1/detokenize") {
             "detokenize"
+        } else if rest.starts_with("/v1/capture-sessions") {
+            "capture-sessions"
         } else if parts.method == hyper::Method::DELETE {
             "admin"
         } else {
@@ -235,6 +247,7 @@ async fn serve(
         "tokenize" => &functions.tokenize,
         "detokenize" => &functions.detokenize,
         "admin" => &functions.admin,
+        "capture-sessions" => &functions.capture_sessions,
         _ => {
             return reply(
                 404,
@@ -870,6 +883,177 @@ async fn per_function_urls_and_a_pan_from_a_file() {
     );
     assert!(seen.iter().all(|s| s.verdict.is_ok()), "{seen:?}");
     let _ = std::fs::remove_file(file);
+}
+
+#[tokio::test]
+async fn capture_sessions_are_created_and_read_back_by_their_creator_only() {
+    let gateway = start_gateway().await;
+    let endpoint = gateway.stage_url();
+
+    // Create: every policy flag into the body; the answer, with the client
+    // secret, as JSON on stdout.
+    let created = tessera(
+        &[
+            "call",
+            "--endpoint",
+            &endpoint,
+            "create-capture-session",
+            "--origin",
+            "https://shop.example",
+            "--origin",
+            "https://pay.shop.example:8443",
+            "--format",
+            "fpe",
+            "--no-dedupe",
+            "--expires-with-card",
+            "--metadata",
+            r#"{"order":"A-17"}"#,
+            "--expires-in-seconds",
+            "600",
+            "--max-cards",
+            "2",
+            "--lang",
+            "de",
+        ],
+        "",
+        &TOKENIZER,
+    )
+    .await;
+    assert!(created.ok(), "{created:?}");
+    assert_eq!(created.stderr, "");
+    assert_eq!(
+        created.calling.as_deref(),
+        Some("calling capture-sessions at 127.0.0.1")
+    );
+    let session = created.json();
+    let id = session["session_id"].as_str().expect("an id").to_owned();
+    assert!(id.starts_with("cs_"), "{session}");
+    let secret = session["client_secret"].as_str().expect("a secret");
+    assert!(secret.starts_with("cscs_"), "{session}");
+    assert!(session["expires_at"].is_string(), "{session}");
+    let sent: Value = serde_json::from_slice(&gateway.seen()[0].body).expect("a JSON body");
+    assert_eq!(
+        sent,
+        json!({
+            "origins": ["https://shop.example", "https://pay.shop.example:8443"],
+            "format": "fpe",
+            "dedupe": false,
+            "expires": "card",
+            "metadata": {"order": "A-17"},
+            "expires_in_seconds": 600,
+            "max_cards": 2,
+            "lang": "de",
+        })
+    );
+
+    // Get: its state and cards, never the secret; through the function's
+    // own URL as well as the stage.
+    for base in [endpoint.clone(), gateway.function_urls()] {
+        let read = tessera(
+            &["call", "--endpoint", &base, "get-capture-session", &id],
+            "",
+            &TOKENIZER,
+        )
+        .await;
+        assert!(read.ok(), "{read:?}");
+        let view = read.json();
+        assert_eq!(view["session_id"], id.as_str());
+        assert_eq!(view["state"], "open");
+        assert_eq!(view["max_cards"], 2);
+        assert_eq!(view["failed_attempts"], 0);
+        assert_eq!(view["cards"], json!([]));
+        assert!(!read.stdout.contains(secret), "{read:?}");
+    }
+
+    // A role not on TESSERA_CAPTURE_ROLES: the function's 403.
+    let refused = tessera(
+        &["call", "--endpoint", &endpoint, "get-capture-session", &id],
+        "",
+        &DETOKENIZER,
+    )
+    .await;
+    assert_problem(&refused, 403, "forbidden");
+    // The API's own checks, shown as problems.
+    let plain_http = tessera(
+        &[
+            "call",
+            "--endpoint",
+            &endpoint,
+            "create-capture-session",
+            "--origin",
+            "http://shop.example",
+        ],
+        "",
+        &TOKENIZER,
+    )
+    .await;
+    assert_problem(&plain_http, 400, "invalid-origin");
+    let unknown = tessera(
+        &[
+            "call",
+            "--endpoint",
+            &endpoint,
+            "get-capture-session",
+            "cs_aaaaaaaaaaaaaaaaaaaaaaaaaa",
+        ],
+        "",
+        &TOKENIZER,
+    )
+    .await;
+    assert_problem(&unknown, 404, "capture-session-not-found");
+
+    // Refused before anything is sent: an id that is not one (a card
+    // number least of all) and a card number in an origin, unquoted.
+    let before = gateway.seen().len();
+    for args in [
+        vec!["get-capture-session", "4000056655665556"],
+        vec!["get-capture-session", "cs_x"],
+        vec![
+            "create-capture-session",
+            "--origin",
+            "https://4000056655665556.example",
+        ],
+    ] {
+        let mut argv = vec!["call", "--endpoint", &endpoint];
+        argv.extend(args);
+        let run = tessera(&argv, "", &TOKENIZER).await;
+        assert!(!run.ok() && run.calling.is_none(), "{run:?}");
+        assert!(run.stderr.starts_with("tessera: "), "{run:?}");
+        assert_no_pan(&run, "4000056655665556");
+    }
+    // Two expiries, or no origin: usage errors.
+    for args in [
+        vec![
+            "create-capture-session",
+            "--origin",
+            "https://shop.example",
+            "--ttl-seconds",
+            "60",
+            "--expires-with-card",
+        ],
+        vec!["create-capture-session"],
+    ] {
+        let mut argv = vec!["call", "--endpoint", &endpoint];
+        argv.extend(args);
+        let run = tessera(&argv, "", &TOKENIZER).await;
+        assert_eq!(run.code, ExitCode::from(2), "{run:?}");
+    }
+    assert_eq!(gateway.seen().len(), before, "nothing was sent");
+
+    let seen = gateway.seen();
+    let paths: Vec<&str> = seen.iter().map(|s| s.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            "/prod/v1/capture-sessions".to_owned(),
+            format!("/prod/v1/capture-sessions/{id}"),
+            format!("/lambda-url/capture-sessions/v1/capture-sessions/{id}"),
+            format!("/prod/v1/capture-sessions/{id}"),
+            "/prod/v1/capture-sessions".to_owned(),
+            "/prod/v1/capture-sessions/cs_aaaaaaaaaaaaaaaaaaaaaaaaaa".to_owned(),
+        ]
+    );
+    assert!(seen.iter().all(|s| s.verdict.is_ok()), "{seen:?}");
 }
 
 #[tokio::test]

@@ -15,7 +15,8 @@ use crate::{CliError, terminal};
 /// What a successful answer holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Expect {
-    /// Token facts, printed as JSON; a `pan` field in them is refused.
+    /// Token or capture-session facts, printed as JSON; a `pan` field in
+    /// them (or in a session's cards) is refused.
     Facts,
     /// Detokenize's answer: only its card number is printed.
     Pan,
@@ -125,7 +126,7 @@ pub fn show(
         Expect::Facts => {
             let facts: Value = serde_json::from_slice(&answer.body)
                 .map_err(|_| CliError::Refused("the API's answer is not JSON".into()))?;
-            if facts.get("pan").is_some() {
+            if holds_pan(&facts) {
                 return Err(CliError::Refused(
                     "the API's answer holds a card number where none belongs; not shown".into(),
                 ));
@@ -145,6 +146,14 @@ pub fn show(
         }
     }
     stdout.flush().map_err(write_err)
+}
+
+/// Whether facts hold a `pan` field: at the top, or in a capture session's
+/// `cards`, each of which is a token's facts.
+fn holds_pan(facts: &Value) -> bool {
+    let cards = facts.get("cards").and_then(Value::as_array);
+    facts.get("pan").is_some()
+        || cards.is_some_and(|cards| cards.iter().any(|card| card.get("pan").is_some()))
 }
 
 /// The problem an error answer states, or what API Gateway said.
@@ -242,6 +251,20 @@ mod tests {
         let mut out = Vec::new();
         assert!(show(&a, &Expect::Facts, &mut out, &mut Vec::new()).is_err());
         assert!(out.is_empty());
+    }
+
+    #[test]
+    fn a_session_whose_cards_hold_a_pan_is_not_printed() {
+        let a = answer(
+            200,
+            r#"{"session_id":"cs_x","cards":[{"token":"tok_x"},{"token":"tok_y","pan":"4111111111111111"}]}"#,
+        );
+        let mut out = Vec::new();
+        assert!(show(&a, &Expect::Facts, &mut out, &mut Vec::new()).is_err());
+        assert!(out.is_empty());
+        let fine = answer(200, r#"{"session_id":"cs_x","cards":[{"token":"tok_x"}]}"#);
+        show(&fine, &Expect::Facts, &mut out, &mut Vec::new()).expect("shown");
+        assert!(!out.is_empty());
     }
 
     #[test]

@@ -3,7 +3,9 @@
 //!
 //! A card number is read from stdin or `--file`, never from argv, and is
 //! printed only by `detokenize`, alone, on stdout. A token argument that is a
-//! card number is refused before anything is sent. A problem answer
+//! card number is refused before anything is sent. `create-capture-session`
+//! prints the session's client secret, which the API shows only then, on
+//! stdout with the rest of the answer. A problem answer
 //! (RFC 9457) is shown on stderr with its type, title and detail, and the
 //! command exits non-zero. See README "Operator CLI".
 
@@ -11,23 +13,20 @@ mod answer;
 mod body;
 mod endpoint;
 mod input;
+mod operation;
 mod transport;
 
 use std::io::{Read, Write};
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use aws_config::SdkConfig;
 use aws_credential_types::provider::ProvideCredentials;
-use http::Method;
 use tessera_core::contains_card_number;
-use zeroize::Zeroizing;
-
-use body::{DetokenizeBody, LookupBody, TokenizeBody, json, metadata_arg, token_arg};
 
 pub use answer::{Expect, ProblemReport, show};
 pub use endpoint::{Endpoint, FUNCTION_PLACEHOLDER};
 pub use input::read_pan;
+pub use operation::{Format, FrameLang, Operation, Planned};
 pub use transport::{Answer, SERVICE, Signer, Transport};
 
 use crate::CliError;
@@ -61,78 +60,6 @@ pub struct CallArgs {
     pub operation: Operation,
 }
 
-/// A token format.
-#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
-    /// `tok_` and 26 random base32 characters.
-    Opaque,
-    /// The PAN's length, its first 6 and last 4 digits, failing Luhn.
-    Fpe,
-}
-
-impl Format {
-    fn name(self) -> &'static str {
-        match self {
-            Format::Opaque => "opaque",
-            Format::Fpe => "fpe",
-        }
-    }
-}
-
-/// The API's operations.
-#[derive(clap::Subcommand, Debug)]
-pub enum Operation {
-    /// Tokenizes the card number read from stdin (or --file): POST /v1/tokens.
-    Tokenize {
-        /// The token format (the API's default: opaque).
-        #[arg(long, value_enum)]
-        format: Option<Format>,
-        /// Read the card number from this file instead of stdin.
-        #[arg(long)]
-        file: Option<PathBuf>,
-        /// Caller metadata: a JSON object of strings, e.g. '{"order":"A-17"}'.
-        #[arg(long)]
-        metadata: Option<String>,
-        /// Issue a new token even if the card has one (`dedupe: false`).
-        #[arg(long)]
-        no_dedupe: bool,
-        /// The token expires after this many seconds.
-        #[arg(long, conflicts_with = "expires")]
-        ttl_seconds: Option<u64>,
-        /// The token expires with the card, `MM/YY`.
-        #[arg(long)]
-        expires: Option<String>,
-    },
-    /// Prints the card number of TOKEN, alone, on stdout: POST /v1/detokenize.
-    Detokenize {
-        /// The token.
-        token: String,
-        /// Why the card number is needed; recorded in the audit event.
-        #[arg(long)]
-        reason: String,
-    },
-    /// Prints a token's facts (never the card number): GET /v1/tokens/{token}.
-    Describe {
-        /// The token.
-        token: String,
-    },
-    /// Finds the token of the card number read from stdin (or --file),
-    /// creating nothing: POST /v1/tokens/lookup.
-    Lookup {
-        /// The token format to look for (the API's default: opaque).
-        #[arg(long, value_enum)]
-        format: Option<Format>,
-        /// Read the card number from this file instead of stdin.
-        #[arg(long)]
-        file: Option<PathBuf>,
-    },
-    /// Erases a token from the vault: DELETE /v1/tokens/{token}.
-    Delete {
-        /// The token.
-        token: String,
-    },
-}
-
 /// The streams a call reads and writes: the process's own, or a test's.
 pub struct Console<'a> {
     /// Where a card number is read from.
@@ -141,115 +68,6 @@ pub struct Console<'a> {
     pub stdout: &'a mut dyn Write,
     /// Problems and notes.
     pub stderr: &'a mut dyn Write,
-}
-
-/// One request, ready to sign: which function serves it, and what it expects back.
-pub struct Planned {
-    /// The function whose URL serves it (for a per-function endpoint).
-    pub function: &'static str,
-    /// The method.
-    pub method: Method,
-    /// The path, from `/v1`.
-    pub path: String,
-    /// The JSON body. Zeroed on drop: it may hold a card number.
-    pub body: Option<Zeroizing<Vec<u8>>>,
-    /// What a success looks like.
-    pub expect: Expect,
-}
-
-impl Operation {
-    /// Checks the arguments, reads the card number if the operation takes
-    /// one, and builds the request. Nothing is sent.
-    pub fn plan(&self, stdin: &mut dyn Read) -> Result<Planned, CliError> {
-        let planned = |function, method, path: &str, body, expect| Planned {
-            function,
-            method,
-            path: path.to_owned(),
-            body,
-            expect,
-        };
-        match self {
-            Operation::Tokenize {
-                format,
-                file,
-                metadata,
-                no_dedupe,
-                ttl_seconds,
-                expires,
-            } => {
-                let metadata = metadata.as_deref().map(metadata_arg).transpose()?;
-                let pan = read_pan(file.as_deref(), stdin)?;
-                let body = json(&TokenizeBody {
-                    pan: pan.expose_digits(),
-                    format: format.map(Format::name),
-                    ttl_seconds: *ttl_seconds,
-                    expires: expires.as_deref(),
-                    metadata: metadata.as_ref(),
-                    dedupe: no_dedupe.then_some(false),
-                })?;
-                Ok(planned(
-                    "tokenize",
-                    Method::POST,
-                    "/v1/tokens",
-                    Some(body),
-                    Expect::Facts,
-                ))
-            }
-            Operation::Lookup { format, file } => {
-                let pan = read_pan(file.as_deref(), stdin)?;
-                let body = json(&LookupBody {
-                    pan: pan.expose_digits(),
-                    format: format.map(Format::name),
-                })?;
-                Ok(planned(
-                    "tokenize",
-                    Method::POST,
-                    "/v1/tokens/lookup",
-                    Some(body),
-                    Expect::Facts,
-                ))
-            }
-            Operation::Detokenize { token, reason } => {
-                let token = token_arg(token)?;
-                if contains_card_number(reason) {
-                    return Err(CliError::Refused(
-                        "--reason: a reason must not hold a card number".into(),
-                    ));
-                }
-                let body = json(&DetokenizeBody {
-                    token: token.as_str(),
-                    reason,
-                })?;
-                Ok(planned(
-                    "detokenize",
-                    Method::POST,
-                    "/v1/detokenize",
-                    Some(body),
-                    Expect::Pan,
-                ))
-            }
-            Operation::Describe { token } => {
-                let token = token_arg(token)?;
-                Ok(planned(
-                    "tokenize",
-                    Method::GET,
-                    &format!("/v1/tokens/{}", token.as_str()),
-                    None,
-                    Expect::Facts,
-                ))
-            }
-            Operation::Delete { token } => {
-                let token = token_arg(token)?;
-                Ok(planned(
-                    "admin",
-                    Method::DELETE,
-                    &format!("/v1/tokens/{}", token.as_str()),
-                    None,
-                    Expect::Nothing(token),
-                ))
-            }
-        }
-    }
 }
 
 /// The region to sign for: `--region`, else an execute-api host's, else the

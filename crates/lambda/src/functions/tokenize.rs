@@ -1,49 +1,34 @@
 //! The `tokenize` function: issue tokens, one or a batch, look a card up,
-//! and describe a token. Its role may encrypt but never decrypt.
-
-use std::collections::BTreeMap;
-use std::sync::Arc;
+//! and describe a token. Its role may encrypt but never decrypt. Its
+//! request bodies ([`TokenizeBody`], [`TokenizeBatchBody`], [`LookupBody`])
+//! and its cold start ([`Config`]) are modules of their own.
 
 use http::{Method, StatusCode};
 use lambda_http::Request;
-use serde::Deserialize;
 use serde_json::Value;
-use tessera_aws::config::{EnvReader, FINGERPRINT_SECRET_ID, KMS_KEY_ID};
-use tessera_aws::secrets::load_fingerprint_keys;
-use tessera_core::{
-    CacheLimits, DedupScope, Expiry, Fingerprinter, KeyStats, Metadata, MetadataError,
-    TokenizeRequest, Tokenizer,
-};
-use tracing::info;
+use tessera_aws::config::EnvReader;
+use tessera_core::{DedupScope, KeyStats, Tokenizer};
 
 use super::{
     Facts, Function, Reply, batch_reply, check_batch_size, fail, item_error, run_batch, with_status,
 };
 use crate::audit::Operation;
 use crate::auth::{AllowList, Principal};
-use crate::extract::{self, JsonBody, check_object};
-use crate::fields::{SecretString, parse_format, parse_pan, parse_token};
+use crate::extract;
+use crate::fields::{parse_format, parse_pan, parse_token};
 use crate::init::{ColdStart, InitError};
-use crate::problem::{Kind, Problem};
+use crate::problem::Problem;
 use crate::routing::{PathSpec, RouteSpec};
 use crate::scopes::Scopes;
 use crate::views::TokenView;
 
-/// Roles allowed to tokenize and look up (comma-separated ARNs).
-pub const TOKENIZE_ROLES: &str = "TESSERA_TOKENIZE_ROLES";
-/// Roles allowed to describe a token (BIN, last 4, length): its own list,
-/// so systems that only hold tokens never get those facts.
-pub const DESCRIBE_ROLES: &str = "TESSERA_DESCRIBE_ROLES";
-/// Shared dedup scopes, `name=arn,arn;name2=arn` (see [`crate::scopes`]).
-pub const DEDUP_SCOPES: &str = "TESSERA_DEDUP_SCOPES";
-/// The scope that keeps pre-scope fingerprints (see [`crate::scopes`]).
-pub const LEGACY_SCOPE: &str = "TESSERA_LEGACY_SCOPE";
-/// Roles granted dedup answers (comma-separated ARNs): an existing token for
-/// a card already tokenized in their scope, and lookup. Any other tokenize
-/// role gets a new token for every call, so tokenize tells it nothing about
-/// which cards the vault holds (a dedup answer is a membership oracle: with
-/// a token's BIN and last 4, about 10^5 calls recover a 16-digit PAN).
-pub const DEDUP_ROLES: &str = "TESSERA_DEDUP_ROLES";
+mod body;
+mod settings;
+
+pub use body::{DedupGrant, LookupBody, TokenizeBatchBody, TokenizeBody};
+pub use settings::{
+    Config, DEDUP_ROLES, DEDUP_SCOPES, DESCRIBE_ROLES, LEGACY_SCOPE, TOKENIZE_ROLES,
+};
 
 /// The tokenize function's routes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,144 +73,6 @@ impl Tokenize {
         self.dedup_roles = roles;
         self
     }
-}
-
-/// Whether a caller may be told that a card is already tokenized.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DedupGrant {
-    /// On [`DEDUP_ROLES`]: dedup by default, lookup allowed.
-    Granted,
-    /// Not on it: every tokenize issues a new token; lookup is refused.
-    NotGranted,
-}
-
-impl DedupGrant {
-    fn refused() -> Problem {
-        Problem::new(
-            Kind::DedupNotGranted,
-            "this principal is not granted dedup answers (TESSERA_DEDUP_ROLES); omit `dedupe` to get a new token",
-        )
-    }
-}
-
-/// One tokenize request body (also one batch item).
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TokenizeBody {
-    /// The card number.
-    pub pan: SecretString,
-    /// `opaque` (default) or `fpe`.
-    #[serde(default)]
-    pub format: Option<String>,
-    /// Seconds until the token expires.
-    #[serde(default)]
-    pub ttl_seconds: Option<u64>,
-    /// The card's expiry, `MM/YY`; the token expires with the card.
-    #[serde(default)]
-    pub expires: Option<String>,
-    /// Caller metadata.
-    #[serde(default)]
-    pub metadata: BTreeMap<String, String>,
-    /// Return the existing token for this card (default `true` for roles
-    /// granted dedup, `false` otherwise; `true` is refused without the grant).
-    #[serde(default)]
-    pub dedupe: Option<bool>,
-}
-
-impl JsonBody for TokenizeBody {
-    const FIELDS: &'static [&'static str] = &[
-        "pan",
-        "format",
-        "ttl_seconds",
-        "expires",
-        "metadata",
-        "dedupe",
-    ];
-}
-
-/// A batch of tokenize items.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TokenizeBatchBody {
-    /// The items, at most 100.
-    pub items: Vec<TokenizeBody>,
-}
-
-impl JsonBody for TokenizeBatchBody {
-    const FIELDS: &'static [&'static str] = &["items"];
-
-    fn check_fields(value: &Value) -> Result<(), Problem> {
-        check_object(value, Self::FIELDS)?;
-        if let Some(Value::Array(items)) = value.get("items") {
-            items.iter().try_for_each(TokenizeBody::check_fields)?;
-        }
-        Ok(())
-    }
-}
-
-/// A lookup body.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LookupBody {
-    /// The card number.
-    pub pan: SecretString,
-    /// The token format to look for (default `opaque`).
-    #[serde(default)]
-    pub format: Option<String>,
-}
-
-impl JsonBody for LookupBody {
-    const FIELDS: &'static [&'static str] = &["pan", "format"];
-}
-
-impl TokenizeBody {
-    /// The core request this body asks for.
-    pub fn into_request(
-        self,
-        scope: &DedupScope,
-        grant: DedupGrant,
-    ) -> Result<TokenizeRequest, Problem> {
-        let dedupe = match (self.dedupe, grant) {
-            (Some(true), DedupGrant::NotGranted) => return Err(DedupGrant::refused()),
-            (Some(asked), _) => asked,
-            (None, grant) => grant == DedupGrant::Granted,
-        };
-        let pan = parse_pan(&self.pan)?;
-        let format = parse_format(self.format.as_deref())?;
-        let expiry = match (self.ttl_seconds, self.expires.as_deref()) {
-            (Some(_), Some(_)) => {
-                return Err(Problem::new(
-                    Kind::InvalidExpiry,
-                    "give ttl_seconds or expires, not both",
-                ));
-            }
-            (Some(s), None) => Expiry::ttl(s),
-            (None, Some(mm_yy)) => Expiry::card(mm_yy),
-            (None, None) => Ok(Expiry::Never),
-        }
-        .map_err(|e| Problem::new(Kind::InvalidExpiry, e.to_string()))?;
-        let metadata = Metadata::new(self.metadata).map_err(|e| match e {
-            MetadataError::SecurityCode => Problem::new(Kind::ForbiddenField, e.to_string()),
-            _ => Problem::new(Kind::InvalidMetadata, e.to_string()),
-        })?;
-        Ok(TokenizeRequest {
-            pan,
-            format,
-            expiry,
-            metadata,
-            dedupe,
-            scope: scope.clone(),
-        })
-    }
-}
-
-/// What the tokenize function reads at cold start.
-pub struct Config {
-    key_id: String,
-    secret_id: String,
-    scopes: Scopes,
-    legacy_scope: Option<DedupScope>,
-    dedup_roles: AllowList,
 }
 
 impl Function for Tokenize {
@@ -310,56 +157,11 @@ impl Function for Tokenize {
     }
 
     fn config(env: &mut EnvReader<'_>) -> Config {
-        let scopes =
-            Scopes::parse(&env.optional(DEDUP_SCOPES).unwrap_or_default()).unwrap_or_else(|why| {
-                env.invalid(DEDUP_SCOPES, why);
-                Scopes::default()
-            });
-        let legacy_scope = env.optional(LEGACY_SCOPE).and_then(|name| {
-            DedupScope::new(&name)
-                .map_err(|e| env.invalid(LEGACY_SCOPE, e.to_string()))
-                .ok()
-        });
-        let dedup_roles = AllowList::parse(&env.optional(DEDUP_ROLES).unwrap_or_default())
-            .unwrap_or_else(|why| {
-                env.invalid(DEDUP_ROLES, why);
-                AllowList::default()
-            });
-        Config {
-            key_id: env.required(KMS_KEY_ID),
-            secret_id: env.required(FINGERPRINT_SECRET_ID),
-            scopes,
-            legacy_scope,
-            dedup_roles,
-        }
+        Config::read(env)
     }
 
     async fn build(config: Config, cold: &ColdStart) -> Result<Tokenize, InitError> {
-        // The key check and the secrets fetch at once (see `init::build_app`).
-        // AWSCURRENT and, during a rotation, AWSPREVIOUS: index items not yet
-        // re-indexed are still found under the previous key.
-        let secrets = async {
-            load_fingerprint_keys(&cold.clients.secrets, &config.secret_id)
-                .await
-                .map_err(InitError::from)
-        };
-        let (keyring, keys) = tokio::try_join!(cold.keyring(&config.key_id), secrets)?;
-        info!(
-            key_version = keys.current.version(),
-            previous_key_version = keys.previous.as_ref().map(|k| k.version()),
-            "fingerprint keys loaded"
-        );
-        let fingerprinter =
-            |key| Fingerprinter::new(key).with_legacy_scope(config.legacy_scope.clone());
-        let tokenizer = Tokenizer::new(
-            cold.ports(),
-            Arc::new(cold.vault()),
-            keyring,
-            fingerprinter(&keys.current),
-            CacheLimits::default(),
-        )
-        .with_previous_key(keys.previous.as_ref().map(fingerprinter));
-        Ok(Tokenize::new(tokenizer, config.scopes).with_dedup_roles(config.dedup_roles))
+        config.build(cold).await
     }
 }
 
@@ -482,35 +284,5 @@ mod tests {
         );
         assert_eq!(r(Method::POST, "/v1/detokenize"), Routed::NotFound);
         assert_eq!(r(Method::GET, "/v1/tokens/a/b"), Routed::NotFound);
-    }
-
-    #[test]
-    fn a_pan_sent_as_a_number_is_not_quoted() {
-        let e =
-            extract::parse::<TokenizeBody>(br#"{"pan":4111111111111111}"#).expect_err("wrong type");
-        assert_eq!(e.kind, Kind::InvalidBody);
-        assert!(!e.detail.contains("4111"), "{}", e.detail);
-    }
-
-    #[test]
-    fn batch_items_are_checked_against_the_item_fields() {
-        let e = extract::parse::<TokenizeBatchBody>(br#"{"items":[{"pan":"1","colour":1}]}"#)
-            .expect_err("unknown");
-        assert_eq!(e.kind, Kind::UnknownField);
-        let e =
-            extract::parse::<TokenizeBatchBody>(br#"{"items":[],"pan":"1"}"#).expect_err("unknown");
-        assert_eq!(e.kind, Kind::UnknownField);
-    }
-
-    #[test]
-    fn request_bodies_never_print_the_pan() {
-        let body: TokenizeBody =
-            extract::parse(br#"{"pan":"4111 1111 1111 1111","format":"fpe"}"#).expect("valid");
-        let printed = format!("{body:?} {:?}", body.pan);
-        assert!(!printed.contains("4111"), "{printed}");
-        let request = body
-            .into_request(&DedupScope::default(), DedupGrant::Granted)
-            .expect("valid");
-        assert!(!format!("{request:?}").contains("4111"));
     }
 }
