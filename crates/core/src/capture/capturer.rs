@@ -59,8 +59,16 @@ pub struct CaptureRequest {
 pub struct Captured {
     /// The token.
     pub token: Token,
-    /// Its facts.
+    /// Its facts, as stored on the session for its creator (for a dedup
+    /// hit, the existing token's).
     pub facts: TokenFacts,
+    /// What the shopper's browser is told: the facts a fresh token for what
+    /// was typed has, under the session's retention, on a dedup hit too. A
+    /// hit is only ever the token a fresh capture would have made (same
+    /// expiry, see the tokenizer), so this is true of the token, and it
+    /// says nothing of the stored record: not that the card is vaulted,
+    /// nor its stored expiry, nor when it was first issued.
+    pub answer: TokenFacts,
     /// `true` if issued now, `false` for the card's existing token.
     pub created: bool,
 }
@@ -173,9 +181,14 @@ impl Capturer {
         };
         for _ in 0..MAX_WRITE_ATTEMPTS {
             let prepared = self.tokenizer.prepare_capture(&wanted).await?;
-            let (token, facts, created) = match &prepared {
-                Prepared::Existing(hit) => (hit.token.clone(), hit.facts.clone(), false),
-                Prepared::New { record, .. } => (record.token.clone(), record.facts.clone(), true),
+            let (token, facts, answer, created) = match &prepared {
+                Prepared::Existing { hit, fresh } => {
+                    (hit.token.clone(), hit.facts.clone(), fresh.clone(), false)
+                }
+                Prepared::New { record, .. } => {
+                    let facts = record.facts.clone();
+                    (record.token.clone(), facts.clone(), facts, true)
+                }
             };
             let card = CapturedCard {
                 token: token.clone(),
@@ -183,7 +196,7 @@ impl Capturer {
                 cardholder_name: request.cardholder_name.clone(),
             };
             let new = match &prepared {
-                Prepared::Existing(_) => None,
+                Prepared::Existing { .. } => None,
                 Prepared::New {
                     record,
                     index,
@@ -205,6 +218,7 @@ impl Capturer {
                     return Ok(Captured {
                         token,
                         facts,
+                        answer,
                         created,
                     });
                 }

@@ -455,7 +455,7 @@ impl Capture {
         facts.token(&captured.token);
         facts.issued(captured.created);
         facts.captures += 1;
-        let view = TokenView::new(&captured.token, &captured.facts);
+        let view = TokenView::new(&captured.token, &captured.answer);
         Ok(Reply::json(
             StatusCode::CREATED,
             &CapturedView {
