@@ -107,7 +107,8 @@ impl Capturer {
 
     /// The session `id` if `secret` is its client secret (compared in
     /// constant time) and it is open. A wrong secret counts as a failed
-    /// attempt; unknown and wrong give the same error.
+    /// attempt while the session is open; unknown and wrong give the same
+    /// error.
     pub async fn open(
         &self,
         id: &SessionId,
@@ -135,11 +136,18 @@ impl Capturer {
         let Some(session) = session else {
             return Err(CaptureError::Unauthorized { burned_now: false });
         };
+        let state = session.state(self.clock.now_secs());
         if !session.secret_hash.verifies(secret) {
-            let burned_now = self.fail(session).await?;
+            // The count guards an open session against guessing. A closed
+            // one has nothing left to guess for, and counting there would
+            // let anyone who knows the id (it is no secret) rewrite it.
+            let burned_now = match state {
+                SessionState::Open => self.fail(session).await?,
+                _ => false,
+            };
             return Err(CaptureError::Unauthorized { burned_now });
         }
-        match session.state(self.clock.now_secs()) {
+        match state {
             SessionState::Open => Ok(()),
             closed => Err(CaptureError::Closed(closed)),
         }

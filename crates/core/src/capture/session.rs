@@ -289,14 +289,19 @@ impl CaptureSession {
         }
     }
 
-    /// The state at `now`. Burned wins over the others (it is the one a
-    /// merchant must act on), then expired, then used.
+    /// The state at `now`. Burned wins over expired (it is the one a
+    /// merchant must act on), then expired over used; but a session that
+    /// captured all its cards is never burned. Its shopper paid, and its id
+    /// is no secret: failures counted after that (which the capturer no
+    /// longer counts, or a wrong secret racing the last capture) must not
+    /// make a paid checkout read as an attack.
     pub fn state(&self, now: i64) -> SessionState {
-        if self.burned || self.failed_attempts >= MAX_FAILED_ATTEMPTS {
+        let used = self.captured() >= self.policy.max_cards();
+        if !used && (self.burned || self.failed_attempts >= MAX_FAILED_ATTEMPTS) {
             SessionState::Burned
         } else if now >= self.expires_at {
             SessionState::Expired
-        } else if self.captured() >= self.policy.max_cards() {
+        } else if used {
             SessionState::Used
         } else {
             SessionState::Open

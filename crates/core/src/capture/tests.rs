@@ -504,3 +504,50 @@ async fn a_session_with_metadata_neither_looks_up_nor_indexes_the_card() {
     assert_eq!(w.vault.record_count(), 2);
     assert!(w.vault.index_entries().is_empty());
 }
+
+#[tokio::test]
+async fn wrong_secrets_after_a_session_closed_count_nothing() {
+    let w = world();
+    let (s, secret) = w
+        .session(SessionPolicy::new(vec![origin()]).expect("p"))
+        .await;
+    w.capture(&s.id, &secret, VISA).await.expect("paid");
+    let wrong = ClientSecret::generate(&ThreadRandom);
+    for _ in 0..MAX_FAILED_ATTEMPTS {
+        let e = w.capture(&s.id, &wrong, VISA).await.expect_err("wrong");
+        assert_eq!(e, CaptureError::Unauthorized { burned_now: false });
+    }
+    let stored = w.stored(&s.id).await;
+    assert_eq!(stored.failed_attempts, 0);
+    assert_eq!(stored.state(w.clock.now_secs()), SessionState::Used);
+}
+
+#[test]
+fn a_used_session_is_never_burned() {
+    let policy = SessionPolicy::new(vec![origin()]).expect("p");
+    let secret = ClientSecret::generate(&ThreadRandom);
+    let mut session = CaptureSession::new(
+        SessionId::generate(&ThreadRandom),
+        secret.hash(),
+        OWNER,
+        policy,
+        0,
+    );
+    session.failed_attempts = MAX_FAILED_ATTEMPTS;
+    session.burned = true;
+    assert_eq!(session.state(1), SessionState::Burned);
+    session.cards.push(CapturedCard {
+        token: crate::Token::parse("tok_01h2xcejqtf2nbrexx3vqjhp41").expect("token"),
+        facts: crate::TokenFacts {
+            format: crate::TokenFormat::Opaque,
+            bin: "411111".into(),
+            last4: "1111".into(),
+            brand: crate::Brand::Visa,
+            pan_length: 16,
+            created_at: 0,
+            expires_at: None,
+        },
+        cardholder_name: None,
+    });
+    assert_eq!(session.state(1), SessionState::Used);
+}
