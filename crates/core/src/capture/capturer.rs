@@ -34,6 +34,11 @@ pub enum CaptureError {
     /// The session's tokens expire with the card, and no expiry was typed.
     #[error("this session's tokens expire with the card: send the card's expiry")]
     ExpiryRequired,
+    /// A cardholder name was sent to a session that does not take one.
+    #[error(
+        "this capture session does not take a cardholder name: send the card without it (the merchant enables the name with fields.name when opening the session)"
+    )]
+    NameNotRequested,
     /// Tokenize's own refusals and failures.
     #[error(transparent)]
     Core(#[from] Error),
@@ -169,6 +174,9 @@ impl Capturer {
         request: CaptureRequest,
     ) -> Result<Captured, CaptureError> {
         let policy = &session.policy;
+        if request.cardholder_name.is_some() && !policy.cardholder_name {
+            return Err(CaptureError::NameNotRequested);
+        }
         let now = self.clock.now_secs();
         if let Some(expiry) = request.card_expiry {
             // A card past its expiry is refused whatever the retention.

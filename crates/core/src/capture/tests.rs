@@ -551,3 +551,33 @@ fn a_used_session_is_never_burned() {
     });
     assert_eq!(session.state(1), SessionState::Used);
 }
+
+#[tokio::test]
+async fn a_name_is_taken_only_by_a_session_that_asked_for_it() {
+    let w = world();
+    let named = || CaptureRequest {
+        cardholder_name: Some(CardholderName::parse("Jane Doe").expect("name")),
+        ..request(VISA)
+    };
+    let mut policy = SessionPolicy::new(vec![origin()]).expect("p");
+    let (s, secret) = w.session(policy.clone()).await;
+    let open = w.capturer.open(&s.id, &secret).await.expect("open");
+    assert_eq!(
+        w.capturer.capture(&open, named()).await,
+        Err(CaptureError::NameNotRequested)
+    );
+    assert!(w.stored(&s.id).await.cards.is_empty());
+    assert_eq!(w.vault.record_count(), 0);
+    policy.cardholder_name = true;
+    let (s, secret) = w.session(policy).await;
+    let open = w.capturer.open(&s.id, &secret).await.expect("open");
+    w.capturer.capture(&open, named()).await.expect("captured");
+    let stored = w.stored(&s.id).await;
+    assert_eq!(
+        stored.cards[0]
+            .cardholder_name
+            .as_ref()
+            .map(CardholderName::as_str),
+        Some("Jane Doe")
+    );
+}

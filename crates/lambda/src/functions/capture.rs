@@ -473,6 +473,9 @@ impl Capture {
             CaptureError::Unauthorized { .. } => unauthorized(),
             CaptureError::Closed(state) => closed(state),
             CaptureError::ExpiryRequired => Problem::new(Kind::InvalidExpiry, e.to_string()),
+            CaptureError::NameNotRequested => {
+                Problem::new(Kind::InvalidCardholderName, e.to_string())
+            }
             CaptureError::Core(e) => fail(e),
         }
     }
