@@ -292,6 +292,45 @@ async fn a_session_captures_its_cards_then_is_used() {
 }
 
 #[tokio::test]
+async fn a_cardholder_name_is_taken_only_where_the_session_asks_for_it() {
+    let w = world();
+    let named = json!({"pan": support::VISA, "cardholder_name": "Jane Doe"}).to_string();
+    let (plain, plain_secret) = w.open(json!({"origins": [SHOP]})).await;
+    let refused = w
+        .post(&plain, Some(&format!("Bearer {plain_secret}")), &named)
+        .await;
+    assert_eq!(status(&refused), 400, "{refused}");
+    assert_eq!(problem(&refused), Kind::InvalidCardholderName.type_uri());
+    assert!(
+        json_body(&refused)["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("fields.name") && !d.contains("Jane")),
+        "{refused}"
+    );
+    let (_, session) = w.read_as(MERCHANT, &plain).await;
+    assert_eq!(session["cards"], json!([]), "nothing stored");
+    assert_eq!(session["failed_attempts"], 0);
+    assert_eq!(w.vault.record_count(), 0);
+
+    let (asked, asked_secret) = w
+        .open(json!({"origins": [SHOP], "fields": {"name": true}}))
+        .await;
+    let taken = w
+        .post(&asked, Some(&format!("Bearer {asked_secret}")), &named)
+        .await;
+    assert_eq!(status(&taken), 201, "{taken}");
+    let (_, session) = w.read_as(MERCHANT, &asked).await;
+    assert_eq!(session["cards"][0]["cardholder_name"], "Jane Doe");
+    let (code, bad) = w
+        .create_as(
+            MERCHANT,
+            json!({"origins": [SHOP], "fields": {"cvc": true}}),
+        )
+        .await;
+    assert_eq!(code, 400, "{bad}");
+}
+
+#[tokio::test]
 async fn five_failed_attempts_burn_the_session() {
     let w = world();
     let (id, secret) = w.open(json!({"origins": [SHOP]})).await;
