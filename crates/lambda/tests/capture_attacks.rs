@@ -16,29 +16,23 @@
 
 mod support;
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use serde_json::{Value, json};
-use support::{ACCOUNT, FUNCTION_ARN, access, role};
-use tessera_core::capture::{Capturer, OriginMode};
-use tessera_core::memory::{ManualClock, MemoryKeyRing, MemoryVault};
+use support::capture::{CaptureWorld, capture_world, context, public};
+use tessera_core::memory::MemoryVault;
 use tessera_core::*;
-use tessera_lambda::auth::{AllowList, ApiOrigin};
-use tessera_lambda::envelope::Access;
 use tessera_lambda::functions::capture::Route as CaptureRoute;
 use tessera_lambda::routing::{Routed, route};
-use tessera_lambda::scopes::Scopes;
-use tessera_lambda::{App, Capture, CaptureSessions, Function};
+use tessera_lambda::{Capture, Function};
 
 const MERCHANT: &str = "checkout-backend";
 /// A role on `TESSERA_CAPTURE_ROLES` only: not on the tokenize, describe or
 /// dedup lists.
 const CAPTURE_ONLY: &str = "marketing-site-backend";
 const SHOP: &str = "https://shop.example";
-/// 2026-11-18T...Z
-const NOW_MS: i64 = 1_795_000_000_000;
 const VISA: &str = "4111111111111111";
 
 /// The memory vault as the capture role sees it in AWS: every
@@ -80,119 +74,35 @@ impl IssuingVault for CaptureRoleVault {
     }
 }
 
+/// The capture world, its tokenizer writing through the capture role's view.
 struct World {
-    sessions: App<CaptureSessions>,
-    capture: App<Capture>,
-    clock: Arc<ManualClock>,
+    world: CaptureWorld,
     iam_vault: Arc<CaptureRoleVault>,
 }
 
-fn world() -> World {
-    let clock = Arc::new(ManualClock::at_millis(NOW_MS));
-    let vault = Arc::new(MemoryVault::new());
-    let iam_vault = Arc::new(CaptureRoleVault {
-        inner: vault.clone(),
-        describes: AtomicUsize::new(0),
-    });
-    let keyring = Arc::new(MemoryKeyRing::new("capture"));
-    let ports = Ports {
-        clock: clock.clone(),
-        rng: Arc::new(ThreadRandom),
-        vault_id: "capture".into(),
-    };
-    let key = FingerprintKey::new(&[5; 32], "v1").expect("key");
-    // The capture function's tokenizer goes through the capture role.
-    let tokenizer = Tokenizer::new(
-        ports,
-        iam_vault.clone(),
-        keyring,
-        Fingerprinter::new(&key),
-        CacheLimits::default(),
-    );
-    let metrics = Arc::new(Mutex::new(Vec::new()));
-    let sink = {
-        let metrics = metrics.clone();
-        Arc::new(move |line: String| metrics.lock().expect("metrics").push(line))
-    };
-    let mut lists = access(vec![]);
-    lists.lists.push((
-        "TESSERA_CAPTURE_ROLES",
-        AllowList::parse(&format!("{},{}", role(MERCHANT), role(CAPTURE_ONLY))).expect("list"),
-    ));
-    let sessions = App::new(
-        CaptureSessions::new(
-            vault.clone(),
-            clock.clone(),
-            Arc::new(ThreadRandom),
-            OriginMode::Https,
-        ),
-        lists,
-        sink.clone(),
-    );
-    let capture = App::new(
-        Capture::new(
-            Capturer::new(clock.clone(), tokenizer, vault.clone()),
-            Scopes::default(),
-            // The merchant is granted dedup answers (TESSERA_DEDUP_ROLES), as a
-            // merchant that wants one token per card is.
-            AllowList::parse(&role(MERCHANT)).expect("dedup roles"),
-        ),
-        Access {
-            origin: ApiOrigin::parse("pub", "prod").expect("origin"),
-            lists: Vec::new(),
-            dev_principal: None,
-        },
-        sink,
-    );
-    World {
-        sessions,
-        capture,
-        clock,
-        iam_vault,
+impl std::ops::Deref for World {
+    type Target = CaptureWorld;
+    fn deref(&self) -> &CaptureWorld {
+        &self.world
     }
 }
 
-fn context() -> lambda_http::Context {
-    let mut context = lambda_http::Context::default();
-    context.invoked_function_arn = FUNCTION_ARN.into();
-    context
-}
-
-/// An event of the public capture API (REST, stage `prod`), no principal.
-fn public(
-    method: &str,
-    path: &str,
-    query: &[(&str, &str)],
-    headers: Value,
-    body: Option<&str>,
-) -> Value {
-    let qs: serde_json::Map<String, Value> = query
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), json!(v)))
-        .collect();
-    let mqs: serde_json::Map<String, Value> = query
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), json!([v])))
-        .collect();
-    let multi: serde_json::Map<String, Value> = headers
-        .as_object()
-        .into_iter()
-        .flatten()
-        .map(|(k, v)| (k.clone(), json!([v])))
-        .collect();
-    json!({
-        "resource": path, "path": path, "httpMethod": method,
-        "headers": headers, "multiValueHeaders": multi,
-        "queryStringParameters": if qs.is_empty() { Value::Null } else { Value::Object(qs) },
-        "multiValueQueryStringParameters": if mqs.is_empty() { Value::Null } else { Value::Object(mqs) },
-        "pathParameters": null, "stageVariables": null,
-        "requestContext": {
-            "resourcePath": path, "httpMethod": method, "path": format!("/prod{path}"),
-            "accountId": ACCOUNT, "stage": "prod", "requestId": "r", "apiId": "pub",
-            "identity": { "sourceIp": "203.0.113.66", "userArn": null },
-        },
-        "body": body, "isBase64Encoded": false,
-    })
+fn world() -> World {
+    let mut iam_vault = None;
+    // The merchant is granted dedup answers (TESSERA_DEDUP_ROLES), as a
+    // merchant that wants one token per card is.
+    let world = capture_world(&[MERCHANT, CAPTURE_ONLY], MERCHANT, |vault| {
+        let view = Arc::new(CaptureRoleVault {
+            inner: vault,
+            describes: AtomicUsize::new(0),
+        });
+        iam_vault = Some(view.clone());
+        view
+    });
+    World {
+        world,
+        iam_vault: iam_vault.expect("the capture's vault"),
+    }
 }
 
 fn json_body(response: &Value) -> Value {

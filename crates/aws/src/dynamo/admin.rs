@@ -17,7 +17,7 @@ use super::items::{
     ciphertext, get_link, get_opt_n, is_void, n, parse_scanned, parse_token, projection,
     record_item, record_pk, s, scan_attributes,
 };
-use super::{DynamoVault, cancelled_items, conditional, is_condition_failure};
+use super::{DynamoVault, applied, cancelled_items, conditional, is_condition_failure};
 use crate::error::vault_error;
 
 #[async_trait]
@@ -235,11 +235,7 @@ impl OperatorVault for DynamoVault {
             .expression_attribute_values(":ln", s(link.to_hex()))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(err) if is_condition_failure(&err) => Ok(false),
-            Err(err) => Err(vault_error(&err)),
-        }
+        applied(result)
     }
 
     async fn scan(
@@ -308,11 +304,7 @@ impl OperatorVault for DynamoVault {
             .expression_attribute_values(":tok", s(token.as_str()))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(err) if is_condition_failure(&err) => Ok(false),
-            Err(err) => Err(vault_error(&err)),
-        }
+        applied(result)
     }
 
     async fn index_keys_naming(&self, token: &Token) -> Result<Vec<IndexKey>, VaultError> {
@@ -346,11 +338,7 @@ impl OperatorVault for DynamoVault {
             .expression_attribute_values(":sc", s(scope.as_str()))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(err) if is_condition_failure(&err) => Ok(false),
-            Err(err) => Err(vault_error(&err)),
-        }
+        applied(result)
     }
 
     async fn replace_wrapped_key(
@@ -371,10 +359,6 @@ impl OperatorVault for DynamoVault {
             .expression_attribute_values(":old", AttributeValue::B(Blob::new(old.as_bytes())))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(err) if is_condition_failure(&err) => Ok(false),
-            Err(err) => Err(vault_error(&err)),
-        }
+        applied(result)
     }
 }
