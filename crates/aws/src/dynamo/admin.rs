@@ -37,7 +37,10 @@ impl ErasingVault for DynamoVault {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs())
             .unwrap_or_default();
-        if !index_pks.is_empty() {
+        // One transaction holds at most 100 actions: a token named by more
+        // index items (only a writer outside Tessera's code makes them) is
+        // erased item by item below, never left unerasable.
+        if !index_pks.is_empty() && index_pks.len() < MAX_TRANSACTION_ACTIONS {
             let mut transaction = self.client.transact_write_items().transact_items(
                 TransactWriteItem::builder()
                     .update(self.tombstone_update(token, now)?)
@@ -86,6 +89,9 @@ impl ErasingVault for DynamoVault {
         Ok(true)
     }
 }
+
+/// DynamoDB's limit of actions in one `TransactWriteItems`.
+const MAX_TRANSACTION_ACTIONS: usize = 100;
 
 /// An erase applies only to a record that is there and not yet erased, so
 /// erasing a tombstone again is "not found", as erasing an absent token is.
