@@ -19,8 +19,12 @@ def test_every_post_message_names_an_exact_origin():
         for call in re.finditer(r"postMessage\(([^;]*)\)", read(name)):
             calls += 1
             target = call.group(1).rsplit(",", 1)[-1].strip()
-            assert target in ("parentOrigin", "frameOrigin"), (name, call.group(0))
-    assert calls == 2
+            assert target in ("parentOrigin", "frameOrigin", "origin"), (name, call.group(0))
+            if target == "origin":
+                # The frame's hello: to each of the session's exact origins, carrying nothing.
+                assert name == "frame.js" and "ORIGINS.forEach(function (origin)" in read(name)
+                assert call.group(1).startswith('{ tessera: 1, type: "hello" }'), call.group(0)
+    assert calls == 3
 
 
 def test_no_inline_code_or_style_and_nothing_from_elsewhere():

@@ -10,6 +10,7 @@ import pytest
 from conftest import ASSETS, ROOT, SENSITIVE, http, luhn_complete, sri, wrong_secret
 
 ALLOWED_MESSAGE_KEYS = {
+    "hello": set(),
     "ready": set(),
     "resize": {"height"},
     "change": {"brand", "empty", "complete", "valid"},

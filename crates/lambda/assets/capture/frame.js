@@ -291,6 +291,15 @@
     // a second init, or anything else, is ignored
   });
 
+  // Asks the page for its init, in case the one sent on load was lost: to each
+  // origin the session names (postMessage drops it for any other parent), and
+  // carrying nothing.
+  if (window.parent !== window) {
+    ORIGINS.forEach(function (origin) {
+      try { window.parent.postMessage({ tessera: 1, type: "hello" }, origin); } catch (e) { /* not a URL */ }
+    });
+  }
+
   function init(data) {
     if (typeof data.secret === "string" && /^[\x21-\x7e]{16,256}$/.test(data.secret)) secret = data.secret;
     if (typeof data.lang === "string" && STRINGS.hasOwnProperty(data.lang)) lang = data.lang;

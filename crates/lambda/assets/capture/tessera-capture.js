@@ -74,6 +74,10 @@
       var data = event.data;
       if (!data || typeof data !== "object" || data.tessera !== 1) return;
       switch (data.type) {
+        case "hello":
+          // The frame is listening: (re)send the init, which it takes once.
+          if (!ready) sendInit();
+          break;
         case "ready":
           ready = true;
           clearTimeout(timer);
@@ -119,13 +123,19 @@
     }
     var timer = setTimeout(unavailable, LOAD_TIMEOUT_MS);
 
-    // Each load of the frame gets the init (a reloaded frame starts afresh).
-    iframe.addEventListener("load", function () {
+    function sendInit() {
       var init = { type: "init", secret: secret };
       if (options.style) init.style = options.style;
       if (lang) init.lang = lang;
       if (options.fields) init.fields = { name: options.fields.name === true };
       send(init);
+    }
+
+    // Each load of the frame gets the init (a reloaded frame starts afresh),
+    // and so does each hello the frame sends when its script starts: an init
+    // that raced the frame's start is sent again, and taken once.
+    iframe.addEventListener("load", function () {
+      sendInit();
       if (!ready) { clearTimeout(timer); timer = setTimeout(unavailable, READY_AFTER_LOAD_MS); }
     });
 
