@@ -73,3 +73,47 @@ impl Scope {
         self.function_of_role(role_arn).is_some() || self.operators.iter().any(|o| o == role_arn)
     }
 }
+
+impl FunctionRole {
+    /// Parses `name role-arn [log-group]; ...`: the functions' names, roles
+    /// and log groups (default `/aws/lambda/<name>`), `;` between functions
+    /// (role names may hold `,` and `=`, never `;` or spaces).
+    pub fn parse_list(text: &str) -> Result<Vec<FunctionRole>, String> {
+        let mut out = Vec::new();
+        for item in text.split(';').map(str::trim).filter(|i| !i.is_empty()) {
+            let parts: Vec<&str> = item.split_whitespace().collect();
+            let (name, role, group) = match parts.as_slice() {
+                [name, role] => (*name, *role, format!("/aws/lambda/{name}")),
+                [name, role, group] => (*name, *role, (*group).to_owned()),
+                _ => return Err(format!("{item:?}: want `name role-arn [log-group]`")),
+            };
+            if !role.starts_with("arn:") || !role.contains(":role/") {
+                return Err(format!("{name}: {role:?} is not a role ARN"));
+            }
+            out.push(FunctionRole {
+                name: name.to_owned(),
+                role_arn: role.to_owned(),
+                log_group: group,
+            });
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::FunctionRole;
+
+    #[test]
+    fn function_lists_parse() {
+        let list = FunctionRole::parse_list(
+            "tessera-detokenize arn:aws:iam::1:role/d /logs/d; tessera-forward arn:aws:iam::1:role/f",
+        )
+        .expect("parses");
+        assert_eq!(list.len(), 2);
+        assert_eq!(list[1].log_group, "/aws/lambda/tessera-forward");
+        assert!(FunctionRole::parse_list("x").is_err());
+        assert!(FunctionRole::parse_list("x arn:aws:iam::1:user/u").is_err());
+        assert_eq!(FunctionRole::parse_list(" ; ").map(|l| l.len()), Ok(0));
+    }
+}
