@@ -145,7 +145,7 @@ impl<'s> Matcher<'s> {
             return;
         }
         if self.explain(&call, &function) {
-            self.explained(&call.caller.principal);
+            self.explained(&call);
         } else {
             self.reads.push_back(PendingRead {
                 call,
@@ -178,9 +178,12 @@ impl<'s> Matcher<'s> {
         }
     }
 
-    fn explained(&mut self, principal: &str) {
-        if let Some(c) = self.report.callers.get_mut(principal) {
-            c.explained += 1;
+    fn explained(&mut self, call: &VaultCall) {
+        if let Some(c) = self.report.callers.get_mut(&call.caller.principal) {
+            match call.kind {
+                CallKind::Decrypt => c.decrypts_explained += 1,
+                _ => c.explained += 1,
+            }
         }
     }
 
@@ -279,7 +282,7 @@ impl<'s> Matcher<'s> {
                     if let Some(r) = self.reads.remove(i) {
                         self.note_pending(-1);
                         if r.counted {
-                            self.explained(&call.caller.principal);
+                            self.explained(&call);
                         }
                     }
                     continue;

@@ -210,6 +210,8 @@ pub struct CallerCounts {
     pub explained: u64,
     /// Decrypts under the vault's context.
     pub decrypts: u64,
+    /// Of them, explained by an audit event.
+    pub decrypts_explained: u64,
     /// Other calls on the table or key.
     pub other: u64,
 }
@@ -277,11 +279,12 @@ impl Report {
         for (who, c) in &self.callers {
             let _ = writeln!(
                 out,
-                "  {}: {} PAN-revealing reads ({} explained), {} decrypts, {} other",
+                "  {}: {} PAN-revealing reads ({} explained), {} decrypts ({} explained), {} other",
                 masked_arn(who),
                 c.reads,
                 c.explained,
                 c.decrypts,
+                c.decrypts_explained,
                 c.other
             );
         }
