@@ -264,10 +264,12 @@ async fn world() -> World {
     let stub = StubProcessor::start(([127, 0, 0, 1], 0).into(), &["processor.localhost"])
         .await
         .expect("stub");
+    // One CA file per world: the tests run in parallel, in one process.
+    static WORLDS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = WORLDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let ca = std::env::temp_dir().join(format!(
-        "tessera-reconcile-ca-{}-{}.pem",
-        std::process::id(),
-        now_ms()
+        "tessera-reconcile-ca-{}-{n}.pem",
+        std::process::id()
     ));
     std::fs::write(&ca, &stub.ca_pem).expect("ca");
     let mut forward_env = s.env();
@@ -447,6 +449,7 @@ impl World {
             account: ACCOUNT.into(),
             region: "us-east-1".into(),
             table: self.s.made.table.clone(),
+            vault_id: None,
             key_arn: self.s.made.key_arn.clone(),
             functions: spec.join("; "),
             operators: OPERATOR.into(),

@@ -48,6 +48,9 @@ pub struct ReconcileArgs {
     /// The vault table.
     #[arg(long, env = "TESSERA_TABLE")]
     pub table: String,
+    /// The vault id the data keys' encryption context names (default: the table).
+    #[arg(long, env = "TESSERA_VAULT_ID")]
+    pub vault_id: Option<String>,
     /// The vault's KMS key ARN.
     #[arg(long, env = "TESSERA_KMS_KEY_ID")]
     pub key_arn: String,
@@ -98,6 +101,7 @@ pub fn plan(args: &ReconcileArgs, now: i64) -> Result<Plan, CliError> {
     Ok(Plan {
         scope: Scope {
             table: args.table.clone(),
+            vault_id: args.vault_id.clone().unwrap_or_else(|| args.table.clone()),
             key_arn: args.key_arn.clone(),
             functions,
             operators: args

@@ -236,7 +236,7 @@ pub fn classify(record: &Value, scope: &Scope) -> Option<VaultCall> {
         "kms.amazonaws.com" => {
             let context = &params["encryptionContext"];
             let vault_context = context[CONTEXT_SERVICE.0] == CONTEXT_SERVICE.1
-                && context[CONTEXT_TABLE] == scope.table.as_str();
+                && context[CONTEXT_TABLE] == scope.vault_id.as_str();
             let on_key = record["resources"]
                 .as_array()
                 .is_some_and(|rs| rs.iter().any(|r| r["ARN"] == scope.key_arn.as_str()))
@@ -273,6 +273,7 @@ mod tests {
     fn scope() -> Scope {
         Scope {
             table: "vault".into(),
+            vault_id: "vault".into(),
             key_arn: "arn:aws:kms:us-east-1:111122223333:key/k1".into(),
             functions: Vec::new(),
             operators: Vec::new(),

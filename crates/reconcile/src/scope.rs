@@ -50,6 +50,9 @@ impl TrailLocation {
 pub struct Scope {
     /// The vault table's name.
     pub table: String,
+    /// The vault id the data keys' encryption context names as `table`
+    /// (`TESSERA_VAULT_ID`; the table's name unless set).
+    pub vault_id: String,
     /// The vault's KMS key ARN (a Decrypt with the vault's encryption
     /// context on any key is counted too).
     pub key_arn: String,

@@ -118,6 +118,7 @@ impl AuditLog for Memory {
 fn scope() -> Scope {
     Scope {
         table: "vault".into(),
+        vault_id: "vault".into(),
         key_arn: "arn:aws:kms:us-east-1:111122223333:key/k".into(),
         functions: vec![FunctionRole {
             name: FUNCTION.into(),

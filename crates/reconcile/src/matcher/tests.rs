@@ -8,6 +8,7 @@ const OPERATOR: &str = "arn:aws:iam::1:role/operator";
 fn scope() -> Scope {
     Scope {
         table: "vault".into(),
+        vault_id: "vault".into(),
         key_arn: "k".into(),
         functions: vec![FunctionRole {
             name: "tessera-detokenize".into(),
