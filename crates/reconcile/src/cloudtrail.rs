@@ -222,6 +222,29 @@ pub fn classify(record: &Value, scope: &Scope) -> Option<VaultCall> {
                         (CallKind::RecordRead, hints, false)
                     }
                 }
+                // Reads of several items in one transaction: each `get` names its key.
+                "TransactGetItems" => {
+                    let hints: Vec<String> = params["transactItems"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .map(|i| &i["get"])
+                        .filter(|g| {
+                            g["tableName"] == scope.table.as_str() && projects_ciphertext(g)
+                        })
+                        .filter_map(|g| record_hint(&g["key"]))
+                        .collect();
+                    if hints.is_empty() {
+                        (CallKind::Other, hints, false)
+                    } else {
+                        (CallKind::RecordRead, hints, false)
+                    }
+                }
+                // PartiQL: CloudTrail logs the statement with its values redacted, so
+                // which records it read cannot be told; no function uses it.
+                "ExecuteStatement" | "BatchExecuteStatement" | "ExecuteTransaction" => {
+                    (CallKind::RecordRead, Vec::new(), true)
+                }
                 "Query" | "Scan" => {
                     let keys_only_index = params["indexName"] == TOKEN_INDEX;
                     if !keys_only_index && projects_ciphertext(params) {
@@ -389,6 +412,28 @@ mod tests {
             classify(&index_query, &s).map(|c| c.kind),
             Some(CallKind::Other)
         );
+    }
+
+    #[test]
+    fn transactions_name_their_keys_and_partiql_names_none() {
+        let s = scope();
+        let t = record(
+            "dynamodb.amazonaws.com",
+            "TransactGetItems",
+            json!({"transactItems": [{"get": {"tableName": "vault", "key": {"pk": "t#tok_c3333"}}}]}),
+        );
+        let call = classify(&t, &s).expect("vault call");
+        assert_eq!(
+            (call.kind, call.hints),
+            (CallKind::RecordRead, vec!["3333".to_owned()])
+        );
+        let p = record(
+            "dynamodb.amazonaws.com",
+            "ExecuteStatement",
+            json!({"tableName": "vault", "statement": "SELECT * FROM vault WHERE pk = ?"}),
+        );
+        let call = classify(&p, &s).expect("vault call");
+        assert!(call.unkeyed && call.kind == CallKind::RecordRead);
     }
 
     #[test]

@@ -141,7 +141,10 @@ impl<'s> Matcher<'s> {
             return;
         };
         if call.unkeyed {
-            self.unexplained(call, "a query or scan of records, which no function makes");
+            self.unexplained(
+                call,
+                "a query, scan or PartiQL read of records, which no function makes",
+            );
             return;
         }
         if self.explain(&call, &function) {
