@@ -80,6 +80,14 @@ def reconcile_invoked_by_the_account(t):
     props(t, "ReconcileInvokePermission")["Principal"] = {"Ref": "AWS::AccountId"}
 
 
+def s3_endpoint_open_to_every_function(t):
+    del props(t, "TrailS3Endpoint")["PolicyDocument"]["Statement"][0]["Condition"]["ArnEquals"]
+
+
+def s3_endpoint_writes(t):
+    props(t, "TrailS3Endpoint")["PolicyDocument"]["Statement"][0]["Action"].append("s3:PutObject")
+
+
 # (rules file, rule that must fail, what the broken copy does, where it is broken)
 CASES = [
     ("reconcile.guard", "reconcile_role_reads_no_vault", reconcile_reads_records, "sam"),
@@ -96,6 +104,8 @@ CASES = [
     ("reconcile.guard", "reconcile_runs_and_alarms", alarm_tolerates_a_read, "sam"),
     ("reconcile.guard", "reconcile_runs_and_alarms", alarm_ignores_a_silent_reconciler, "expanded"),
     ("reconcile.guard", "reconcile_runs_and_alarms", alarm_watches_another_metric, "sam"),
+    ("reconcile.guard", "reconcile_s3_endpoint_is_its_own", s3_endpoint_open_to_every_function, "sam"),
+    ("reconcile.guard", "reconcile_s3_endpoint_is_its_own", s3_endpoint_writes, "expanded"),
     ("forgery.guard", "function_permissions_only_for_this_api", reconcile_invoked_by_any_rule, "sam"),
     ("forgery.guard", "function_permissions_only_for_this_api", reconcile_invoked_by_the_account, "expanded"),
 ]
