@@ -458,17 +458,64 @@ impl World {
             bound_ms: 10_000,
         };
         let plan = plan(&args, now_ms()).expect("plan");
-        let store = S3TrailStore::new(s3.clone(), &self.bucket);
-        let logs = LogsAuditLog::new(&self.s.sdk);
+        // The reconciler's own clients count their calls: each must be one its
+        // role may make (moto does not enforce IAM).
+        let counter = tessera_aws::CallCounter::default();
+        let counted_s3 = aws_sdk_s3::Client::from_conf(
+            s3.config()
+                .to_builder()
+                .interceptor(counter.clone())
+                .build(),
+        );
+        let counted_logs = aws_sdk_cloudwatchlogs::Client::from_conf(
+            aws_sdk_cloudwatchlogs::config::Builder::from(&self.s.sdk)
+                .interceptor(counter.clone())
+                .build(),
+        );
+        let store = S3TrailStore::new(counted_s3, &self.bucket);
+        let logs = LogsAuditLog::from_client(counted_logs);
         let report = run(&plan, &store, &logs, &|_| ())
             .await
             .expect("reconciled");
+        assert_reconcile_role_grants(&counter.snapshot());
         let text = report.render();
         assert!(
             find_card_numbers(&text).is_empty(),
             "a PAN in the report:\n{text}"
         );
         report
+    }
+}
+
+/// The IAM actions `ReconcilePolicy` of infra/template.yaml allows.
+fn reconcile_grants() -> Vec<String> {
+    let template = include_str!("../infra/template.yaml");
+    template
+        .lines()
+        .skip_while(|l| *l != "  ReconcilePolicy:")
+        .skip(1)
+        .take_while(|l| l.is_empty() || l.starts_with("   "))
+        .take_while(|l| !l.contains("Effect: Deny"))
+        .filter_map(|l| l.trim_start().strip_prefix("Action: ["))
+        .flat_map(|l| l.trim_end_matches(']').split(','))
+        .map(|a| a.trim().to_owned())
+        .collect()
+}
+
+fn assert_reconcile_role_grants(calls: &tessera_aws::CallCounts) {
+    let granted = reconcile_grants();
+    assert!(!calls.0.is_empty(), "the reconciler made no call");
+    for operation in calls.0.keys() {
+        let action = match operation.as_str() {
+            "ListObjectsV2" => "s3:ListBucket",
+            "GetObject" => "s3:GetObject",
+            "FilterLogEvents" => "logs:FilterLogEvents",
+            other => panic!("the reconciler made {other}, which its role has no grant for"),
+        };
+        assert!(
+            granted.iter().any(|g| g == action),
+            "ReconcilePolicy does not grant {action}: {granted:?}"
+        );
     }
 }
 

@@ -110,9 +110,12 @@ pub struct LogsAuditLog {
 impl LogsAuditLog {
     /// On `sdk`.
     pub fn new(sdk: &SdkConfig) -> LogsAuditLog {
-        LogsAuditLog {
-            client: aws_sdk_cloudwatchlogs::Client::new(sdk),
-        }
+        LogsAuditLog::from_client(aws_sdk_cloudwatchlogs::Client::new(sdk))
+    }
+
+    /// On a client built by the caller (the tests count its calls).
+    pub fn from_client(client: aws_sdk_cloudwatchlogs::Client) -> LogsAuditLog {
+        LogsAuditLog { client }
     }
 }
 
