@@ -21,9 +21,10 @@ use crate::metrics::NAMESPACE;
 
 /// How often the function runs (the template's schedule).
 pub const PERIOD: Millis = 15 * MINUTE;
-/// How long after a window's end it is reconciled: the hourly digest that
-/// lists its log files, plus CloudTrail's delivery delay.
-pub const DEFAULT_LAG: Millis = 75 * MINUTE;
+/// How long after a window's end it is reconciled: a log file delivered up to
+/// 15 minutes after the window is listed by the next hourly digest, itself
+/// delivered up to about 15 minutes late: 15 + 60 + 15, with a margin.
+pub const DEFAULT_LAG: Millis = 120 * MINUTE;
 
 /// The function's settings, from its environment.
 #[derive(Debug, Clone)]
@@ -107,11 +108,13 @@ pub fn window(now: Millis, lag: Millis) -> (Millis, Millis) {
 
 /// The EMF line of a report: `UnexplainedReads` (reads and decrypts),
 /// `AuditEventsWithoutRead`, `ForeignPrincipals`, `TrailFindings`,
-/// `ReconciledRecords`, dimensioned by function.
+/// `ReconciledRecords`, dimensioned by function. A log file still awaiting
+/// its digest [`DEFAULT_LAG`] after its window is counted as a trail finding:
+/// no later run looks at that window again.
 pub fn to_emf(report: &Report, timestamp_millis: Millis) -> String {
     let mut unexplained = 0u64;
     let mut without_read = report.audits_without_read;
-    let (mut foreign, mut trail) = (0u64, 0u64);
+    let (mut foreign, mut trail) = (0u64, report.awaiting_digest);
     for f in &report.findings {
         match f {
             Finding::UnexplainedReads(u) => unexplained += u.count,
@@ -202,8 +205,10 @@ mod tests {
                 hints: Vec::new(),
             },
         ));
+        report.awaiting_digest = 2;
         let v: serde_json::Value = serde_json::from_str(&to_emf(&report, 5)).expect("json");
         assert_eq!(v["UnexplainedReads"], 3);
+        assert_eq!(v["TrailFindings"], 2, "a file no digest listed in time");
         assert_eq!(v["_aws"]["CloudWatchMetrics"][0]["Namespace"], "Tessera");
     }
 }
