@@ -673,3 +673,37 @@ async fn a_whole_record_gives_a_fingerprint_key_holder_nothing_to_check_a_guess_
         "the erase left the index item"
     );
 }
+
+/// An erase deletes the index items naming its token in its tombstone's
+/// transaction, which holds at most 100 actions; any writer of index items
+/// could name a token from more, and the token must still be erasable.
+#[tokio::test]
+async fn an_erase_succeeds_however_many_index_items_name_the_token() {
+    let s = stack().await;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let token = s
+        .tokenizer(clock.clone())
+        .await
+        .tokenize(&TokenizeRequest::new(pan("4012888888881881")))
+        .await
+        .expect("tokenize")
+        .token;
+    for i in 0..100u32 {
+        s.clients
+            .dynamodb
+            .put_item()
+            .table_name(&s.made.table)
+            .item("pk", AttributeValue::S(format!("f#opaque#{:064x}", i + 1)))
+            .item("tok", AttributeValue::S(token.as_str().to_owned()))
+            .item("kfv", AttributeValue::S("v1".into()))
+            .item("created", AttributeValue::N("1".into()))
+            .send()
+            .await
+            .expect("an index item naming the token");
+    }
+    assert!(s.eraser().delete(&token).await.is_ok(), "the erase failed");
+    assert!(matches!(
+        s.detokenizer(clock).detokenize(&token).await,
+        Err(Error::NotFound)
+    ));
+}

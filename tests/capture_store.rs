@@ -68,6 +68,7 @@ async fn a_session_item_round_trips_every_field() {
     p.retention = Retention::CardExpiry;
     p.metadata = Metadata::new(BTreeMap::from([("order".into(), "A-1".into())])).expect("m");
     p.lang = Lang::De;
+    p.cardholder_name = true;
     let (made, secret) = session(&s, &SystemClock, p).await;
     let read = s
         .vault()
@@ -94,7 +95,9 @@ async fn a_capture_writes_all_three_items_and_a_dedup_hit_only_the_entry() {
     let s = stack().await;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let capturer = capturer(&s, clock.clone()).await;
-    let (first, secret) = session(&s, clock.as_ref(), policy()).await;
+    let mut named_policy = policy();
+    named_policy.cardholder_name = true;
+    let (first, secret) = session(&s, clock.as_ref(), named_policy).await;
     let open = capturer.open(&first.id, &secret).await.expect("open");
     let named = CaptureRequest {
         cardholder_name: Some(CardholderName::parse("Jane Doe").expect("name")),

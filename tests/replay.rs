@@ -266,6 +266,9 @@ struct SessionFixture {
     owner: String,
     origins: Vec<String>,
     max_cards: u32,
+    /// Whether the session takes a cardholder name (`fields.name`).
+    #[serde(default)]
+    cardholder_name: bool,
 }
 
 /// Seeds the capture sessions the capture events authenticate against.
@@ -281,9 +284,10 @@ async fn seed_sessions(s: &tessera_e2e::Stack) -> Vec<String> {
             .iter()
             .map(|o| CaptureOrigin::parse(o, OriginMode::Https).expect("origin"))
             .collect();
-        let policy = SessionPolicy::new(origins)
+        let mut policy = SessionPolicy::new(origins)
             .and_then(|p| p.with_max_cards(f.max_cards))
             .expect("policy");
+        policy.cardholder_name = f.cardholder_name;
         let secret = ClientSecret::presented(&f.client_secret);
         let session = CaptureSession::new(
             SessionId::parse(&f.session_id).expect("session id"),

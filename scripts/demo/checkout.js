@@ -18,7 +18,9 @@
 
   function say(text) { message.textContent = text; }
 
-  fetch("/api/session?lang=" + lang, { method: "POST" })
+  // The session must ask for the name too: a capture sending a name its
+  // session did not ask for is refused.
+  fetch("/api/session?lang=" + lang + (withName ? "&name=1" : ""), { method: "POST" })
     .then(function (r) { return r.json().then(function (b) { if (!r.ok) throw new Error(b.error || r.status); return b; }); })
     .then(start)
     .catch(function (e) { say("Could not start the payment: " + e.message); });

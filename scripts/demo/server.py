@@ -153,12 +153,16 @@ class Handler(BaseHTTPRequestHandler):
         if url.path != "/api/session":
             return self.reply(404, "not found", "text/plain")
         # A real backend would check its own CSRF defences here; the body is
-        # the page's choice of language only.
+        # the page's choice of language and whether it shows the name field.
         query = parse_qs(url.query)
         request = {"origins": [self.demo.origin]}
         lang = query.get("lang", [""])[0]
         if lang in LANGS:
             request["lang"] = lang
+        # The page shows the cardholder name field only if the session takes
+        # a name: the vault refuses a name the session did not ask for.
+        if query.get("name", [""])[0] == "1":
+            request["fields"] = {"name": True}
         status, body = self.demo.call("POST", "/v1/capture-sessions", request)
         if status != 201 or not isinstance(body, dict):
             return self.json(502, {"error": "the vault refused the session", "status": status, "problem": body})

@@ -1,11 +1,11 @@
 //! `tessera verify [--repair]`: every live index item points to a live record
-//! of the same format, scope and fingerprint; every item parses; no record
-//! is an orphan (a dedup record whose index item is absent and that no
-//! checkpoint names: a crash between a record's write and its index item's
-//! left it, and no one was given its token). Read-only unless `--repair`,
-//! which removes dangling index items (each only if it still names the same
-//! token) and orphans (each only while it still holds the same fingerprint
-//! and is no tombstone).
+//! of the same format and scope that carries its link; every item parses; no
+//! record is an orphan (a dedup record no index item names and no checkpoint
+//! names: a crash between a record's write and its index item's left it, and
+//! no one was given its token). Read-only unless `--repair`, which removes
+//! dangling index items (each only if it still names the same token) and
+//! orphans (each only if the token index still names no item for it, and
+//! while it still holds the same link and is no tombstone).
 
 use tessera_core::{Clock, OperatorVault, ScanView, Token, VaultCheck, VaultReport};
 
@@ -74,10 +74,89 @@ pub async fn repair(vault: &dyn OperatorVault, report: &VaultReport) -> Result<R
             removed.index_items += 1;
         }
     }
-    for (token, fingerprint) in &report.orphans {
-        if vault.remove_orphan(token, fingerprint).await? {
+    for (token, link) in &report.orphans {
+        // A scan is not a snapshot: a re-index that moved the record's index
+        // item across the scan's position hides it from both sides, and a
+        // link never changes in a move. Ask the token index again.
+        if !vault.index_keys_naming(token).await?.is_empty() {
+            continue;
+        }
+        if vault.remove_orphan(token, link).await? {
             removed.orphans += 1;
         }
     }
     Ok(removed)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use tessera_core::memory::{MemoryKeyRing, MemoryVault};
+    use tessera_core::*;
+
+    use super::*;
+
+    /// A scan is not a snapshot: a re-index that moved a record's index item
+    /// across the scan's position hides the item from both sides of it, so
+    /// the record looks orphaned; the repair asks the token index again and
+    /// keeps it, while a true orphan still goes.
+    #[tokio::test]
+    async fn a_repair_keeps_a_record_the_token_index_still_names() {
+        let vault = Arc::new(MemoryVault::new());
+        let ports = Ports {
+            clock: Arc::new(SystemClock),
+            rng: Arc::new(ThreadRandom),
+            vault_id: "verify".into(),
+        };
+        let key = FingerprintKey::new(&[3; 32], "v1").expect("key");
+        let tokenizer = Tokenizer::new(
+            ports,
+            vault.clone(),
+            Arc::new(MemoryKeyRing::new("verify")),
+            Fingerprinter::new(&key),
+            CacheLimits::default(),
+        );
+        let card = Pan::parse("4111111111111111").expect("pan");
+        let token = tokenizer
+            .tokenize(&TokenizeRequest::new(card.clone()))
+            .await
+            .expect("tokenize")
+            .token;
+        let entry = vault
+            .index_entries()
+            .into_iter()
+            .find(|e| e.token == token)
+            .expect("index item");
+        let link = entry.link.clone().expect("a link");
+        let report = VaultReport {
+            orphans: vec![(token.clone(), link)],
+            ..VaultReport::default()
+        };
+        assert_eq!(
+            repair(vault.as_ref(), &report)
+                .await
+                .expect("repair")
+                .orphans,
+            0
+        );
+        assert!(
+            vault.get(&token).await.expect("get").is_some(),
+            "a live record was deleted"
+        );
+        assert!(
+            vault
+                .remove_index(&entry.key, &token)
+                .await
+                .expect("remove")
+        );
+        assert_eq!(
+            repair(vault.as_ref(), &report)
+                .await
+                .expect("repair")
+                .orphans,
+            1
+        );
+        assert!(vault.get(&token).await.expect("get").is_none());
+    }
 }

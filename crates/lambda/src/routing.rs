@@ -11,6 +11,11 @@ use http::Method;
 pub enum PathSpec<R> {
     /// An exact path, such as `/v1/tokens`.
     Exact(&'static str, R),
+    /// An exact path served only as written: with a trailing slash it is no
+    /// route. For a path that a rule outside the function also matches by
+    /// its text (the capture API's WAF rate rule, `ENDS_WITH /v1/capture`),
+    /// so the two never disagree on which requests are that route.
+    Strict(&'static str, R),
     /// A prefix followed by one `{token}` segment, such as `/v1/tokens/`.
     Token(&'static str, fn(String) -> R),
     /// A prefix followed by one segment named in the template, such as
@@ -31,7 +36,7 @@ impl<R> RouteSpec<R> {
     /// The path as an OpenAPI path template, such as `/v1/tokens/{token}`.
     pub fn template(&self) -> String {
         match &self.path {
-            PathSpec::Exact(path, _) => (*path).to_owned(),
+            PathSpec::Exact(path, _) | PathSpec::Strict(path, _) => (*path).to_owned(),
             PathSpec::Token(prefix, _) => format!("{prefix}{{token}}"),
             PathSpec::Segment(prefix, name, _) => format!("{prefix}{{{name}}}"),
         }
@@ -56,7 +61,7 @@ const CAPTURE_ROOT: &str = "/capture/v1/";
 
 /// The API path of a request path: a stage prefix (`/prod/v1/...`) or a
 /// function-URL prefix from `cargo lambda watch` (`/lambda-url/<name>`) is
-/// dropped, as is a trailing slash.
+/// dropped, as is a trailing slash (which a [`PathSpec::Strict`] refuses).
 pub fn api_path(raw: &str) -> &str {
     let rooted = |p: &str| p.starts_with("/v1/") || p.starts_with(CAPTURE_ROOT);
     // The path itself, without watch's function-URL prefix, or without one
@@ -76,10 +81,12 @@ pub fn api_path(raw: &str) -> &str {
 }
 
 impl<R: Clone> PathSpec<R> {
-    /// The route if `path` matches, and whether it matched a `{token}` segment.
-    fn matches(&self, path: &str) -> Option<(R, bool)> {
+    /// The route if `path` (an [`api_path`], which had a trailing slash
+    /// if `slashed`) matches, and whether it matched a `{token}` segment.
+    fn matches(&self, path: &str, slashed: bool) -> Option<(R, bool)> {
         match self {
             PathSpec::Exact(p, route) => (*p == path).then(|| (route.clone(), false)),
+            PathSpec::Strict(p, route) => (*p == path && !slashed).then(|| (route.clone(), false)),
             PathSpec::Token(prefix, build) | PathSpec::Segment(prefix, _, build) => {
                 let param = path.strip_prefix(prefix)?;
                 (!param.is_empty() && !param.contains('/')).then(|| (build(param.to_owned()), true))
@@ -94,11 +101,12 @@ impl<R: Clone> PathSpec<R> {
 /// token named `batch`.
 pub fn route<R: Clone>(table: &[RouteSpec<R>], method: &Method, raw_path: &str) -> Routed<R> {
     let path = api_path(raw_path);
+    let slashed = raw_path.len() > 1 && raw_path.ends_with('/');
     let mut candidates: Vec<(&Method, R, bool)> = table
         .iter()
         .filter_map(|spec| {
             spec.path
-                .matches(path)
+                .matches(path, slashed)
                 .map(|(route, param)| (&spec.method, route, param))
         })
         .collect();
@@ -179,6 +187,19 @@ mod tests {
         assert_eq!(api_path("/prod/v1/capture"), "/v1/capture");
         assert_eq!(api_path("/capture/v1/frame.js"), "/capture/v1/frame.js");
         assert_eq!(api_path("/base/prod/v1/tokens"), "/v1/tokens");
+    }
+
+    #[test]
+    fn a_strict_path_is_no_route_with_a_trailing_slash() {
+        const STRICT: &[RouteSpec<R>] = &[RouteSpec {
+            method: Method::POST,
+            path: PathSpec::Strict("/v1/items", R::List),
+        }];
+        let post = |path| route(STRICT, &Method::POST, path);
+        assert_eq!(post("/prod/v1/items"), Routed::Found(R::List));
+        assert_eq!(post("/v1/items"), Routed::Found(R::List));
+        assert_eq!(post("/prod/v1/items/"), Routed::NotFound);
+        assert_eq!(post("/v1/items/"), Routed::NotFound);
     }
 
     #[test]

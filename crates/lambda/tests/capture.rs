@@ -6,134 +6,23 @@
 mod support;
 
 use std::collections::BTreeSet;
-use std::sync::{Arc, Mutex};
 
 use serde_json::{Value, json};
-use support::{ACCOUNT, FUNCTION_ARN, Logs, access, role};
-use tessera_core::capture::{Capturer, OriginMode};
-use tessera_core::memory::{ManualClock, MemoryKeyRing, MemoryVault};
-use tessera_core::*;
-use tessera_lambda::auth::{AllowList, ApiOrigin};
-use tessera_lambda::envelope::Access;
+use support::Logs;
+use support::capture::{CaptureWorld, capture_world, context, public};
 use tessera_lambda::functions::capture::FRAME_HTML;
 use tessera_lambda::problem::Kind;
-use tessera_lambda::scopes::Scopes;
-use tessera_lambda::{App, Capture, CaptureSessions, Function};
+use tessera_lambda::{Capture, CaptureSessions, Function};
 use tessera_testkit::find_card_numbers;
 
 const MERCHANT: &str = "checkout-backend";
 const OTHER: &str = "other-merchant";
 const SHOP: &str = "https://shop.example";
-const NOW_MS: i64 = 1_795_000_000_000;
 
-struct World {
-    sessions: App<CaptureSessions>,
-    capture: App<Capture>,
-    clock: Arc<ManualClock>,
-    vault: Arc<MemoryVault>,
-    metrics: Arc<Mutex<Vec<String>>>,
-}
+type World = CaptureWorld;
 
 fn world() -> World {
-    let clock = Arc::new(ManualClock::at_millis(NOW_MS));
-    let vault = Arc::new(MemoryVault::new());
-    let keyring = Arc::new(MemoryKeyRing::new("capture"));
-    let ports = Ports {
-        clock: clock.clone(),
-        rng: Arc::new(ThreadRandom),
-        vault_id: "capture".into(),
-    };
-    let key = FingerprintKey::new(&[5; 32], "v1").expect("key");
-    let tokenizer = Tokenizer::new(
-        ports,
-        vault.clone(),
-        keyring,
-        Fingerprinter::new(&key),
-        CacheLimits::default(),
-    );
-    let metrics = Arc::new(Mutex::new(Vec::new()));
-    let sink = {
-        let metrics = metrics.clone();
-        Arc::new(move |line: String| metrics.lock().expect("metrics").push(line))
-    };
-    let mut lists = access(vec![]);
-    lists.lists.push((
-        "TESSERA_CAPTURE_ROLES",
-        AllowList::parse(&format!("{},{}", role(MERCHANT), role(OTHER))).expect("list"),
-    ));
-    let sessions = App::new(
-        CaptureSessions::new(
-            vault.clone(),
-            clock.clone(),
-            Arc::new(ThreadRandom),
-            OriginMode::Https,
-        ),
-        lists,
-        sink.clone(),
-    );
-    let capture = App::new(
-        Capture::new(
-            Capturer::new(clock.clone(), tokenizer, vault.clone()),
-            Scopes::default(),
-            AllowList::parse(&role(MERCHANT)).expect("dedup roles"),
-        ),
-        Access {
-            origin: ApiOrigin::parse("pub", "prod").expect("origin"),
-            lists: Vec::new(),
-            dev_principal: None,
-        },
-        sink,
-    );
-    World {
-        sessions,
-        capture,
-        clock,
-        vault,
-        metrics,
-    }
-}
-
-fn context() -> lambda_http::Context {
-    let mut context = lambda_http::Context::default();
-    context.invoked_function_arn = FUNCTION_ARN.into();
-    context
-}
-
-/// An event of the public capture API (REST, stage `prod`), no principal.
-fn public(
-    method: &str,
-    path: &str,
-    query: &[(&str, &str)],
-    headers: Value,
-    body: Option<&str>,
-) -> Value {
-    let qs: serde_json::Map<String, Value> = query
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), json!(v)))
-        .collect();
-    let mqs: serde_json::Map<String, Value> = query
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), json!([v])))
-        .collect();
-    let multi: serde_json::Map<String, Value> = headers
-        .as_object()
-        .into_iter()
-        .flatten()
-        .map(|(k, v)| (k.clone(), json!([v])))
-        .collect();
-    json!({
-        "resource": path, "path": path, "httpMethod": method,
-        "headers": headers, "multiValueHeaders": multi,
-        "queryStringParameters": if qs.is_empty() { Value::Null } else { Value::Object(qs) },
-        "multiValueQueryStringParameters": if mqs.is_empty() { Value::Null } else { Value::Object(mqs) },
-        "pathParameters": null, "stageVariables": null,
-        "requestContext": {
-            "resourcePath": path, "httpMethod": method, "path": format!("/prod{path}"),
-            "accountId": ACCOUNT, "stage": "prod", "requestId": "r", "apiId": "pub",
-            "identity": { "sourceIp": "203.0.113.10", "userArn": null },
-        },
-        "body": body, "isBase64Encoded": false,
-    })
+    capture_world(&[MERCHANT, OTHER], MERCHANT, |vault| vault)
 }
 
 fn header<'a>(response: &'a Value, name: &str) -> Option<&'a str> {
@@ -289,6 +178,45 @@ async fn a_session_captures_its_cards_then_is_used() {
         "nothing written for a used session"
     );
     assert_eq!(w.metric("Captures"), 2);
+}
+
+#[tokio::test]
+async fn a_cardholder_name_is_taken_only_where_the_session_asks_for_it() {
+    let w = world();
+    let named = json!({"pan": support::VISA, "cardholder_name": "Jane Doe"}).to_string();
+    let (plain, plain_secret) = w.open(json!({"origins": [SHOP]})).await;
+    let refused = w
+        .post(&plain, Some(&format!("Bearer {plain_secret}")), &named)
+        .await;
+    assert_eq!(status(&refused), 400, "{refused}");
+    assert_eq!(problem(&refused), Kind::InvalidCardholderName.type_uri());
+    assert!(
+        json_body(&refused)["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("fields.name") && !d.contains("Jane")),
+        "{refused}"
+    );
+    let (_, session) = w.read_as(MERCHANT, &plain).await;
+    assert_eq!(session["cards"], json!([]), "nothing stored");
+    assert_eq!(session["failed_attempts"], 0);
+    assert_eq!(w.vault.record_count(), 0);
+
+    let (asked, asked_secret) = w
+        .open(json!({"origins": [SHOP], "fields": {"name": true}}))
+        .await;
+    let taken = w
+        .post(&asked, Some(&format!("Bearer {asked_secret}")), &named)
+        .await;
+    assert_eq!(status(&taken), 201, "{taken}");
+    let (_, session) = w.read_as(MERCHANT, &asked).await;
+    assert_eq!(session["cards"][0]["cardholder_name"], "Jane Doe");
+    let (code, bad) = w
+        .create_as(
+            MERCHANT,
+            json!({"origins": [SHOP], "fields": {"cvc": true}}),
+        )
+        .await;
+    assert_eq!(code, 400, "{bad}");
 }
 
 #[tokio::test]

@@ -17,7 +17,7 @@ use super::items::{
     ciphertext, get_link, get_opt_n, is_void, n, parse_scanned, parse_token, projection,
     record_item, record_pk, s, scan_attributes,
 };
-use super::{DynamoVault, cancelled_items, conditional, is_condition_failure};
+use super::{DynamoVault, applied, cancelled_items, conditional, is_condition_failure};
 use crate::error::vault_error;
 
 #[async_trait]
@@ -37,7 +37,10 @@ impl ErasingVault for DynamoVault {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs())
             .unwrap_or_default();
-        if !index_pks.is_empty() {
+        // One transaction holds at most 100 actions: a token named by more
+        // index items (only a writer outside Tessera's code makes them) is
+        // erased item by item below, never left unerasable.
+        if !index_pks.is_empty() && index_pks.len() < MAX_TRANSACTION_ACTIONS {
             let mut transaction = self.client.transact_write_items().transact_items(
                 TransactWriteItem::builder()
                     .update(self.tombstone_update(token, now)?)
@@ -86,6 +89,9 @@ impl ErasingVault for DynamoVault {
         Ok(true)
     }
 }
+
+/// DynamoDB's limit of actions in one `TransactWriteItems`.
+const MAX_TRANSACTION_ACTIONS: usize = 100;
 
 /// An erase applies only to a record that is there and not yet erased, so
 /// erasing a tombstone again is "not found", as erasing an absent token is.
@@ -235,11 +241,7 @@ impl OperatorVault for DynamoVault {
             .expression_attribute_values(":ln", s(link.to_hex()))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(err) if is_condition_failure(&err) => Ok(false),
-            Err(err) => Err(vault_error(&err)),
-        }
+        applied(result)
     }
 
     async fn scan(
@@ -308,11 +310,7 @@ impl OperatorVault for DynamoVault {
             .expression_attribute_values(":tok", s(token.as_str()))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(err) if is_condition_failure(&err) => Ok(false),
-            Err(err) => Err(vault_error(&err)),
-        }
+        applied(result)
     }
 
     async fn index_keys_naming(&self, token: &Token) -> Result<Vec<IndexKey>, VaultError> {
@@ -346,11 +344,7 @@ impl OperatorVault for DynamoVault {
             .expression_attribute_values(":sc", s(scope.as_str()))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(err) if is_condition_failure(&err) => Ok(false),
-            Err(err) => Err(vault_error(&err)),
-        }
+        applied(result)
     }
 
     async fn replace_wrapped_key(
@@ -371,10 +365,6 @@ impl OperatorVault for DynamoVault {
             .expression_attribute_values(":old", AttributeValue::B(Blob::new(old.as_bytes())))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(err) if is_condition_failure(&err) => Ok(false),
-            Err(err) => Err(vault_error(&err)),
-        }
+        applied(result)
     }
 }

@@ -90,6 +90,21 @@ where
         .is_some_and(|code| code == "ConditionalCheckFailedException")
 }
 
+/// A conditional write's outcome: `true` if applied, `false` if its
+/// condition failed, the store's error otherwise.
+fn applied<T, E>(
+    result: Result<T, aws_sdk_dynamodb::error::SdkError<E, aws_smithy_runtime_api::http::Response>>,
+) -> Result<bool, VaultError>
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error,
+{
+    match result {
+        Ok(_) => Ok(true),
+        Err(err) if is_condition_failure(&err) => Ok(false),
+        Err(err) => Err(vault_error(&err)),
+    }
+}
+
 /// Which transaction items failed their condition (or conflicted).
 fn cancelled_items(err: &TransactWriteItemsError) -> Option<Vec<bool>> {
     match err {

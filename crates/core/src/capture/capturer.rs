@@ -34,6 +34,11 @@ pub enum CaptureError {
     /// The session's tokens expire with the card, and no expiry was typed.
     #[error("this session's tokens expire with the card: send the card's expiry")]
     ExpiryRequired,
+    /// A cardholder name was sent to a session that does not take one.
+    #[error(
+        "this capture session does not take a cardholder name: send the card without it (the merchant enables the name with fields.name when opening the session)"
+    )]
+    NameNotRequested,
     /// Tokenize's own refusals and failures.
     #[error(transparent)]
     Core(#[from] Error),
@@ -59,8 +64,16 @@ pub struct CaptureRequest {
 pub struct Captured {
     /// The token.
     pub token: Token,
-    /// Its facts.
+    /// Its facts, as stored on the session for its creator (for a dedup
+    /// hit, the existing token's).
     pub facts: TokenFacts,
+    /// What the shopper's browser is told: the facts a fresh token for what
+    /// was typed has, under the session's retention, on a dedup hit too. A
+    /// hit is only ever the token a fresh capture would have made (same
+    /// expiry, see the tokenizer), so this is true of the token, and it
+    /// says nothing of the stored record: not that the card is vaulted,
+    /// nor its stored expiry, nor when it was first issued.
+    pub answer: TokenFacts,
     /// `true` if issued now, `false` for the card's existing token.
     pub created: bool,
 }
@@ -99,7 +112,8 @@ impl Capturer {
 
     /// The session `id` if `secret` is its client secret (compared in
     /// constant time) and it is open. A wrong secret counts as a failed
-    /// attempt; unknown and wrong give the same error.
+    /// attempt while the session is open; unknown and wrong give the same
+    /// error.
     pub async fn open(
         &self,
         id: &SessionId,
@@ -127,11 +141,18 @@ impl Capturer {
         let Some(session) = session else {
             return Err(CaptureError::Unauthorized { burned_now: false });
         };
+        let state = session.state(self.clock.now_secs());
         if !session.secret_hash.verifies(secret) {
-            let burned_now = self.fail(session).await?;
+            // The count guards an open session against guessing. A closed
+            // one has nothing left to guess for, and counting there would
+            // let anyone who knows the id (it is no secret) rewrite it.
+            let burned_now = match state {
+                SessionState::Open => self.fail(session).await?,
+                _ => false,
+            };
             return Err(CaptureError::Unauthorized { burned_now });
         }
-        match session.state(self.clock.now_secs()) {
+        match state {
             SessionState::Open => Ok(()),
             closed => Err(CaptureError::Closed(closed)),
         }
@@ -153,6 +174,9 @@ impl Capturer {
         request: CaptureRequest,
     ) -> Result<Captured, CaptureError> {
         let policy = &session.policy;
+        if request.cardholder_name.is_some() && !policy.cardholder_name {
+            return Err(CaptureError::NameNotRequested);
+        }
         let now = self.clock.now_secs();
         if let Some(expiry) = request.card_expiry {
             // A card past its expiry is refused whatever the retention.
@@ -173,9 +197,14 @@ impl Capturer {
         };
         for _ in 0..MAX_WRITE_ATTEMPTS {
             let prepared = self.tokenizer.prepare_capture(&wanted).await?;
-            let (token, facts, created) = match &prepared {
-                Prepared::Existing(hit) => (hit.token.clone(), hit.facts.clone(), false),
-                Prepared::New { record, .. } => (record.token.clone(), record.facts.clone(), true),
+            let (token, facts, answer, created) = match &prepared {
+                Prepared::Existing { hit, fresh } => {
+                    (hit.token.clone(), hit.facts.clone(), fresh.clone(), false)
+                }
+                Prepared::New { record, .. } => {
+                    let facts = record.facts.clone();
+                    (record.token.clone(), facts.clone(), facts, true)
+                }
             };
             let card = CapturedCard {
                 token: token.clone(),
@@ -183,7 +212,7 @@ impl Capturer {
                 cardholder_name: request.cardholder_name.clone(),
             };
             let new = match &prepared {
-                Prepared::Existing(_) => None,
+                Prepared::Existing { .. } => None,
                 Prepared::New {
                     record,
                     index,
@@ -205,6 +234,7 @@ impl Capturer {
                     return Ok(Captured {
                         token,
                         facts,
+                        answer,
                         created,
                     });
                 }

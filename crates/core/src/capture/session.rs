@@ -95,6 +95,12 @@ pub struct SessionPolicy {
     pub retention: Retention,
     /// Metadata stored with each token.
     pub metadata: Metadata,
+    /// Whether the session takes a cardholder name with each card (the
+    /// merchant's `fields: {name: true}`). A name sent to a session that did
+    /// not ask for one is refused: the name is personal data the merchant
+    /// chose not to collect, and text its back office would show as the
+    /// vault's.
+    pub cardholder_name: bool,
     max_cards: u32,
     lifetime_seconds: u64,
     /// The frame's default language.
@@ -103,7 +109,7 @@ pub struct SessionPolicy {
 
 impl SessionPolicy {
     /// A policy for `origins`, with the defaults: opaque, dedup by grant, no
-    /// expiry, no metadata, one card, 15 minutes, English.
+    /// expiry, no metadata, no cardholder name, one card, 15 minutes, English.
     pub fn new(origins: Vec<CaptureOrigin>) -> Result<SessionPolicy, PolicyError> {
         let mut sorted = origins.clone();
         sorted.sort();
@@ -117,6 +123,7 @@ impl SessionPolicy {
             dedupe: None,
             retention: Retention::Never,
             metadata: Metadata::default(),
+            cardholder_name: false,
             max_cards: DEFAULT_MAX_CARDS,
             lifetime_seconds: DEFAULT_LIFETIME_SECONDS,
             lang: Lang::En,
@@ -289,14 +296,19 @@ impl CaptureSession {
         }
     }
 
-    /// The state at `now`. Burned wins over the others (it is the one a
-    /// merchant must act on), then expired, then used.
+    /// The state at `now`. Burned wins over expired (it is the one a
+    /// merchant must act on), then expired over used; but a session that
+    /// captured all its cards is never burned. Its shopper paid, and its id
+    /// is no secret: failures counted after that (which the capturer no
+    /// longer counts, or a wrong secret racing the last capture) must not
+    /// make a paid checkout read as an attack.
     pub fn state(&self, now: i64) -> SessionState {
-        if self.burned || self.failed_attempts >= MAX_FAILED_ATTEMPTS {
+        let used = self.captured() >= self.policy.max_cards();
+        if !used && (self.burned || self.failed_attempts >= MAX_FAILED_ATTEMPTS) {
             SessionState::Burned
         } else if now >= self.expires_at {
             SessionState::Expired
-        } else if self.captured() >= self.policy.max_cards() {
+        } else if used {
             SessionState::Used
         } else {
             SessionState::Open

@@ -439,3 +439,145 @@ async fn a_lost_dedup_race_adds_only_the_session_entry() {
         assert_eq!(w.stored(&b.id).await.cards[0].token, x.token);
     }
 }
+
+#[tokio::test]
+async fn a_hit_answers_the_shopper_exactly_as_a_fresh_token_would() {
+    let w = world();
+    let mut policy = SessionPolicy::new(vec![origin()]).expect("p");
+    policy.retention = Retention::CardExpiry;
+    let typed = |expiry: &str| CaptureRequest {
+        card_expiry: Some(Expiry::card(expiry).expect("mm/yy")),
+        ..request(VISA)
+    };
+    let capture = |r: CaptureRequest| {
+        let (w, policy) = (&w, policy.clone());
+        async move {
+            let (s, secret) = w.session(policy).await;
+            let open = w.capturer.open(&s.id, &secret).await.expect("open");
+            w.capturer.capture(&open, r).await.expect("captured")
+        }
+    };
+    let first = capture(typed("08/27")).await;
+    w.clock.advance_millis(3_600_000);
+    // Another expiry typed: not the stored token (whose expiry would tell),
+    // but one of its own, expiring as typed.
+    let other = capture(typed("12/35")).await;
+    assert!(other.created);
+    assert_ne!(other.token, first.token);
+    assert_eq!(other.answer.expires_at, Some(2_082_758_400));
+    // The same expiry typed: the stored token, answered as a fresh one
+    // (issued now), while the session keeps the stored facts.
+    let again = capture(typed("08/27")).await;
+    assert!(!again.created);
+    assert_eq!(again.token, first.token);
+    assert_eq!(again.answer.created_at, w.clock.now_secs());
+    assert_eq!(again.answer.expires_at, first.answer.expires_at);
+    assert_eq!(again.facts.created_at, first.facts.created_at);
+}
+
+#[tokio::test]
+async fn a_ttl_session_never_answers_an_earlier_tokens_expiry() {
+    let w = world();
+    let mut policy = SessionPolicy::new(vec![origin()]).expect("p");
+    policy.retention = Retention::Ttl(86_400);
+    let (s, secret) = w.session(policy.clone()).await;
+    let first = w.capture(&s.id, &secret, VISA).await.expect("first");
+    w.clock.advance_millis(600_000);
+    let (s, secret) = w.session(policy).await;
+    let second = w.capture(&s.id, &secret, VISA).await.expect("second");
+    assert!(second.created);
+    assert_ne!(second.token, first.token);
+    assert_eq!(second.answer.expires_at, Some(w.clock.now_secs() + 86_400));
+    assert_eq!(second.answer, second.facts);
+}
+
+#[tokio::test]
+async fn a_session_with_metadata_neither_looks_up_nor_indexes_the_card() {
+    let w = world();
+    let mut policy = SessionPolicy::new(vec![origin()]).expect("p");
+    policy.metadata = Metadata::new([("order".to_owned(), "A-1".to_owned())].into()).expect("m");
+    for _ in 0..2 {
+        let (s, secret) = w.session(policy.clone()).await;
+        let captured = w.capture(&s.id, &secret, VISA).await.expect("captured");
+        assert!(captured.created);
+    }
+    assert_eq!(w.vault.record_count(), 2);
+    assert!(w.vault.index_entries().is_empty());
+}
+
+#[tokio::test]
+async fn wrong_secrets_after_a_session_closed_count_nothing() {
+    let w = world();
+    let (s, secret) = w
+        .session(SessionPolicy::new(vec![origin()]).expect("p"))
+        .await;
+    w.capture(&s.id, &secret, VISA).await.expect("paid");
+    let wrong = ClientSecret::generate(&ThreadRandom);
+    for _ in 0..MAX_FAILED_ATTEMPTS {
+        let e = w.capture(&s.id, &wrong, VISA).await.expect_err("wrong");
+        assert_eq!(e, CaptureError::Unauthorized { burned_now: false });
+    }
+    let stored = w.stored(&s.id).await;
+    assert_eq!(stored.failed_attempts, 0);
+    assert_eq!(stored.state(w.clock.now_secs()), SessionState::Used);
+}
+
+#[test]
+fn a_used_session_is_never_burned() {
+    let policy = SessionPolicy::new(vec![origin()]).expect("p");
+    let secret = ClientSecret::generate(&ThreadRandom);
+    let mut session = CaptureSession::new(
+        SessionId::generate(&ThreadRandom),
+        secret.hash(),
+        OWNER,
+        policy,
+        0,
+    );
+    session.failed_attempts = MAX_FAILED_ATTEMPTS;
+    session.burned = true;
+    assert_eq!(session.state(1), SessionState::Burned);
+    session.cards.push(CapturedCard {
+        token: crate::Token::parse("tok_01h2xcejqtf2nbrexx3vqjhp41").expect("token"),
+        facts: crate::TokenFacts {
+            format: crate::TokenFormat::Opaque,
+            bin: "411111".into(),
+            last4: "1111".into(),
+            brand: crate::Brand::Visa,
+            pan_length: 16,
+            created_at: 0,
+            expires_at: None,
+        },
+        cardholder_name: None,
+    });
+    assert_eq!(session.state(1), SessionState::Used);
+}
+
+#[tokio::test]
+async fn a_name_is_taken_only_by_a_session_that_asked_for_it() {
+    let w = world();
+    let named = || CaptureRequest {
+        cardholder_name: Some(CardholderName::parse("Jane Doe").expect("name")),
+        ..request(VISA)
+    };
+    let mut policy = SessionPolicy::new(vec![origin()]).expect("p");
+    let (s, secret) = w.session(policy.clone()).await;
+    let open = w.capturer.open(&s.id, &secret).await.expect("open");
+    assert_eq!(
+        w.capturer.capture(&open, named()).await,
+        Err(CaptureError::NameNotRequested)
+    );
+    assert!(w.stored(&s.id).await.cards.is_empty());
+    assert_eq!(w.vault.record_count(), 0);
+    policy.cardholder_name = true;
+    let (s, secret) = w.session(policy).await;
+    let open = w.capturer.open(&s.id, &secret).await.expect("open");
+    w.capturer.capture(&open, named()).await.expect("captured");
+    let stored = w.stored(&s.id).await;
+    assert_eq!(
+        stored.cards[0]
+            .cardholder_name
+            .as_ref()
+            .map(CardholderName::as_str),
+        Some("Jane Doe")
+    );
+}

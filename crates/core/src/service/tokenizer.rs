@@ -8,7 +8,7 @@ use crate::fingerprint::Fingerprinter;
 use crate::keycache::{CacheLimits, EncryptionKeyCache, KeyStats};
 use crate::pan::Pan;
 use crate::ports::{CreateError, DataKeyIssuer, IssuingVault};
-use crate::record::{IndexEntry, IndexKey, TokenDescription, VaultRecord, is_expired};
+use crate::record::{IndexEntry, IndexKey, TokenDescription, TokenFacts, VaultRecord, is_expired};
 use crate::scope::DedupScope;
 use crate::token::{Token, TokenFormat};
 
@@ -33,8 +33,10 @@ enum Found {
 // Built once per capture attempt and matched at once: boxing buys nothing.
 #[allow(clippy::large_enum_variant)]
 pub(crate) enum Prepared {
-    /// A live token for this card in the caller's scope, fit for the request.
-    Existing(Tokenized),
+    /// A live token for this card in the caller's scope, fit for the
+    /// request, and the facts a fresh token would have had (what the
+    /// shopper is told, so a hit answers exactly as a miss).
+    Existing { hit: Tokenized, fresh: TokenFacts },
     /// A new record, its index item (with dedup) and a stale token the
     /// index item may replace.
     New {
@@ -144,11 +146,20 @@ impl Tokenizer {
 
     /// Finds (with dedup) or seals the token a capture writes, writing
     /// nothing: the capture writes the record, its index item and the
-    /// session's card entry in one transaction. A hit that does not fit the
-    /// request (it outlives the retention asked for, or would drop metadata)
-    /// is not a conflict here, as it is for tokenize: the shopper cannot
-    /// choose `dedupe: false`, so the capture gets a token of its own,
-    /// unindexed, as `dedupe: false` would give.
+    /// session's card entry in one transaction.
+    ///
+    /// A capture answers the public capture API, where a dedup answer must
+    /// tell the shopper nothing the vault knows (whether the card is
+    /// vaulted, its stored expiry, when it was issued). So a hit is
+    /// honoured only when the existing token is what a fresh one would be:
+    /// the very expiry asked for (not an earlier one, as tokenize allows)
+    /// and no metadata. It is decided without reading the record, which
+    /// the capture role may not do: a request with metadata does not look
+    /// the card up at all, since only a record read says whether the
+    /// existing token holds that metadata. A hit that does not fit is not
+    /// a conflict here, as it is for tokenize: the shopper cannot choose
+    /// `dedupe: false`, so the capture gets a token of its own, unindexed,
+    /// as `dedupe: false` would give.
     pub(crate) async fn prepare_capture(
         &self,
         request: &TokenizeRequest,
@@ -156,8 +167,7 @@ impl Tokenizer {
         check_format(request)?;
         let now = self.ports.clock.now_secs();
         let expires_at = request.expiry.resolve(now)?;
-        let mut key = request
-            .dedupe
+        let mut key = (request.dedupe && request.metadata.is_empty())
             .then(|| self.index_key(&request.scope, &request.pan, request.format));
         let mut stale = None;
         if key.is_some() {
@@ -165,8 +175,10 @@ impl Tokenizer {
                 .find_any(&request.scope, &request.pan, request.format, now)
                 .await?
             {
-                Found::Hit(hit) if self.hit_honours(&hit, request, expires_at).await? => {
-                    return Ok(Prepared::Existing(hit));
+                Found::Hit(hit) if hit.facts.expires_at == expires_at => {
+                    // As `seal` would state them now: nothing of the record.
+                    let fresh = facts_for(&request.pan, request.format, now, expires_at);
+                    return Ok(Prepared::Existing { hit, fresh });
                 }
                 Found::Hit(_) => key = None,
                 found => stale = found.stale(),

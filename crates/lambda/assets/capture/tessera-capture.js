@@ -13,8 +13,10 @@
   var FRAME_URL = script && script.src ? new URL(script.src.replace(/tessera-capture\.js(?:[?#].*)?$/, "frame")) : null;
   var EVENTS = ["ready", "change", "focus", "blur", "error", "token"];
   var TITLES = { en: "Secure card payment input", de: "Sichere Eingabe der Kartendaten" };
-  // A frame that loaded says ready at once; one that never loads is given longer.
-  var READY_AFTER_LOAD_MS = 5000, LOAD_TIMEOUT_MS = 30000;
+  // A frame that loaded says ready at once, but a busy phone (or a loaded CI
+  // machine: 5 s once failed the browser suite) can take seconds to run its
+  // script; one that never loads is given longer.
+  var READY_AFTER_LOAD_MS = 15000, LOAD_TIMEOUT_MS = 30000;
 
   function fault(code, message) {
     var error = new Error(message);

@@ -89,11 +89,11 @@ impl Function for Capture {
     const ROUTES: &'static [RouteSpec<Route>] = &[
         RouteSpec {
             method: Method::POST,
-            path: PathSpec::Exact("/v1/capture", Route::Capture),
+            path: PathSpec::Strict("/v1/capture", Route::Capture),
         },
         RouteSpec {
             method: Method::OPTIONS,
-            path: PathSpec::Exact("/v1/capture", Route::Preflight),
+            path: PathSpec::Strict("/v1/capture", Route::Preflight),
         },
         RouteSpec {
             method: Method::GET,

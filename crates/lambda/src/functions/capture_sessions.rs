@@ -72,6 +72,19 @@ pub struct CreateSessionBody {
     /// The frame's language, `en` (default) or `de`.
     #[serde(default)]
     pub lang: Option<String>,
+    /// Optional fields the session takes besides the card.
+    #[serde(default)]
+    pub fields: Option<SessionFields>,
+}
+
+/// The optional fields of a session, as the loader's `fields` option names
+/// them: a capture that sends one the session does not take is refused.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionFields {
+    /// `true`: the cardholder name (off by default).
+    #[serde(default)]
+    pub name: bool,
 }
 
 impl JsonBody for CreateSessionBody {
@@ -85,6 +98,7 @@ impl JsonBody for CreateSessionBody {
         "expires_in_seconds",
         "max_cards",
         "lang",
+        "fields",
     ];
 }
 
@@ -136,6 +150,7 @@ impl CreateSessionBody {
             MetadataError::SecurityCode => Problem::new(Kind::ForbiddenField, e.to_string()),
             _ => Problem::new(Kind::InvalidMetadata, e.to_string()),
         })?;
+        policy.cardholder_name = self.fields.unwrap_or_default().name;
         policy.lang = match self.lang.as_deref() {
             None => Lang::En,
             Some(tag) => Lang::from_name(tag).ok_or_else(|| {

@@ -17,6 +17,7 @@ use tessera_lambda::telemetry::{LogFormat, dispatch};
 use tessera_lambda::{Admin, App, Detokenize, Function, Tokenize};
 use tracing_subscriber::fmt::MakeWriter;
 
+pub mod capture;
 pub mod forward;
 
 pub const ACCOUNT: &str = "111122223333";

@@ -28,6 +28,8 @@ pub(super) mod sattr {
     pub const BURNED: &str = "burn";
     pub const CARDS: &str = "cards";
     pub const LANG: &str = "lang";
+    /// `true` if the session takes a cardholder name (absent: it does not).
+    pub const NAME: &str = "name";
     /// `exp` (the table's TTL attribute) and `created` are shared with records.
     pub const EXPIRES: &str = super::attr::EXPIRES;
     pub const CREATED: &str = super::attr::CREATED;
@@ -134,6 +136,9 @@ pub(super) fn session_item(session: &CaptureSession) -> Item {
     if let Some(dedupe) = p.dedupe {
         item.insert(sattr::DEDUPE.into(), AttributeValue::Bool(dedupe));
     }
+    if p.cardholder_name {
+        item.insert(sattr::NAME.into(), AttributeValue::Bool(true));
+    }
     match p.retention {
         Retention::Never => {}
         Retention::Ttl(seconds) => {
@@ -219,6 +224,11 @@ pub(super) fn parse_session(item: &Item) -> Result<CaptureSession, VaultError> {
             Metadata::new(pairs).map_err(|_| corrupt(sattr::METADATA))?
         }
     };
+    policy.cardholder_name = item
+        .get(sattr::NAME)
+        .map(|v| v.as_bool().copied().map_err(|_| corrupt(sattr::NAME)))
+        .transpose()?
+        .unwrap_or(false);
     policy.lang = item
         .get(sattr::LANG)
         .map(|v| {

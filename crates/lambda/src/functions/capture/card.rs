@@ -164,7 +164,7 @@ impl Capture {
         facts.token(&captured.token);
         facts.issued(captured.created);
         facts.captures += 1;
-        let view = TokenView::new(&captured.token, &captured.facts);
+        let view = TokenView::new(&captured.token, &captured.answer);
         Ok(Reply::json(
             StatusCode::CREATED,
             &CapturedView {
@@ -182,6 +182,9 @@ impl Capture {
             CaptureError::Unauthorized { .. } => unauthorized(),
             CaptureError::Closed(state) => closed(state),
             CaptureError::ExpiryRequired => Problem::new(Kind::InvalidExpiry, e.to_string()),
+            CaptureError::NameNotRequested => {
+                Problem::new(Kind::InvalidCardholderName, e.to_string())
+            }
             CaptureError::Core(e) => fail(e),
         }
     }
