@@ -189,6 +189,53 @@ mod tests {
     }
 
     #[test]
+    fn settings_read_the_template_environment() {
+        let keys = tessera_testkit::trail::TrailKey::generate().list_public_keys();
+        // As the template renders TESSERA_AUDIT_FUNCTIONS (a folded block: one line).
+        let functions = "tessera-tokenize arn:aws:iam::111122223333:role/tessera-tokenize tessera-TokenizeLogGroup-1; \
+                         tessera-detokenize arn:aws:iam::111122223333:role/tessera-detokenize tessera-DetokenizeLogGroup-2";
+        let env: std::collections::HashMap<&str, String> = [
+            ("TESSERA_TABLE", "vault".to_owned()),
+            ("TESSERA_VAULT_ID", "vault-id".to_owned()),
+            (
+                "TESSERA_KMS_KEY_ID",
+                "arn:aws:kms:us-east-1:111122223333:key/k".to_owned(),
+            ),
+            ("TESSERA_TRAIL_BUCKET", "trail".to_owned()),
+            ("TESSERA_TRAIL_ACCOUNT", "111122223333".to_owned()),
+            ("TESSERA_TRAIL_PUBLIC_KEYS", keys),
+            ("TESSERA_AUDIT_FUNCTIONS", functions.to_owned()),
+            ("TESSERA_AUDIT_OPERATOR_ROLES", String::new()),
+            ("TESSERA_RECONCILE_LAG_MINUTES", "120".to_owned()),
+            ("AWS_REGION", "us-east-1".to_owned()),
+        ]
+        .into_iter()
+        .collect();
+        let settings =
+            Settings::from_env(EnvReader::new(|name| env.get(name).cloned())).expect("settings");
+        assert_eq!(settings.scope.functions.len(), 2);
+        assert_eq!(
+            settings.scope.functions[1].log_group,
+            "tessera-DetokenizeLogGroup-2"
+        );
+        assert_eq!(settings.scope.vault_id, "vault-id");
+        assert!(settings.scope.operators.is_empty());
+        assert_eq!(settings.lag, DEFAULT_LAG);
+        assert_eq!(settings.keys.0.len(), 1);
+
+        let mut broken = env.clone();
+        broken.insert("TESSERA_TRAIL_PUBLIC_KEYS", "[]".to_owned());
+        broken.insert("TESSERA_AUDIT_FUNCTIONS", "tessera-tokenize".to_owned());
+        let err = Settings::from_env(EnvReader::new(|name| broken.get(name).cloned()))
+            .expect_err("refused");
+        let text = err.to_string();
+        assert!(
+            text.contains("TESSERA_TRAIL_PUBLIC_KEYS") && text.contains("TESSERA_AUDIT_FUNCTIONS"),
+            "{text}"
+        );
+    }
+
+    #[test]
     fn the_metric_counts_every_unexplained_read() {
         let mut report = Report::default();
         report.findings.push(Finding::UnexplainedReads(
