@@ -13,6 +13,8 @@ use tessera_reconcile::{
     AuditLog, FunctionRole, Options, Progress, Report, Scope, TrailLocation, TrailStore,
 };
 
+use tessera_core::mask_card_numbers;
+
 use crate::CliError;
 
 /// `tessera audit ...`
@@ -84,16 +86,22 @@ pub struct Plan {
 
 /// Parses the arguments (and reads the public keys file).
 pub fn plan(args: &ReconcileArgs, now: i64) -> Result<Plan, CliError> {
+    // What the operator typed is echoed with card numbers masked: a PAN pasted
+    // into the wrong argument stays out of the terminal and CI logs.
     let time = |name: &str, text: &str| {
-        parse_rfc3339(text)
-            .ok_or_else(|| CliError::Refused(format!("--{name}: not an RFC 3339 time: {text:?}")))
+        parse_rfc3339(text).ok_or_else(|| {
+            CliError::Refused(format!(
+                "--{name}: not an RFC 3339 time: {:?}",
+                mask_card_numbers(text)
+            ))
+        })
     };
     let (from, to) = (time("from", &args.from)?, time("to", &args.to)?);
     if to <= from {
         return Err(CliError::Refused("--to must be after --from".into()));
     }
     let functions = FunctionRole::parse_list(&args.functions)
-        .map_err(|e| CliError::Refused(format!("--functions: {e}")))?;
+        .map_err(|e| CliError::Refused(format!("--functions: {}", mask_card_numbers(&e))))?;
     let keys_text = std::fs::read_to_string(&args.public_keys)
         .map_err(|e| CliError::file(&args.public_keys, e))?;
     let keys = PublicKeys::from_list_public_keys(&keys_text)
@@ -154,5 +162,54 @@ pub fn exit_code(report: &Report) -> ExitCode {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args() -> ReconcileArgs {
+        ReconcileArgs {
+            from: "2026-12-08T10:00:00Z".into(),
+            to: "2026-12-08T11:00:00Z".into(),
+            bucket: "b".into(),
+            prefix: String::new(),
+            account: "111122223333".into(),
+            region: "us-east-1".into(),
+            table: "t".into(),
+            vault_id: None,
+            key_arn: "k".into(),
+            functions: String::new(),
+            operators: String::new(),
+            public_keys: PathBuf::from("/nonexistent/keys.json"),
+            lag: 900,
+            bound_ms: 10_000,
+        }
+    }
+
+    #[test]
+    fn a_card_number_in_an_argument_is_never_echoed() {
+        let mut a = args();
+        a.from = "4111 1111 1111 1111".into();
+        let text = plan(&a, 0).expect_err("refused").to_string();
+        assert!(
+            !text.contains("1111 1111 1111") && text.contains("--from"),
+            "{text}"
+        );
+        let mut a = args();
+        a.functions = "4111111111111111".into();
+        let text = plan(&a, 0).expect_err("refused").to_string();
+        assert!(
+            !text.contains("4111111111111111") && text.contains("--functions"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_window_must_move_forward() {
+        let mut a = args();
+        a.to = a.from.clone();
+        assert!(plan(&a, 0).is_err());
     }
 }

@@ -46,7 +46,10 @@ impl Settings {
         let table = env.required("TESSERA_TABLE");
         let functions = env.required("TESSERA_AUDIT_FUNCTIONS");
         let functions = FunctionRole::parse_list(&functions).unwrap_or_else(|why| {
-            env.invalid("TESSERA_AUDIT_FUNCTIONS", why);
+            env.invalid(
+                "TESSERA_AUDIT_FUNCTIONS",
+                tessera_core::mask_card_numbers(&why).into_owned(),
+            );
             Vec::new()
         });
         let keys = env.required("TESSERA_TRAIL_PUBLIC_KEYS");
