@@ -37,12 +37,13 @@ import cases_expanded  # noqa: E402
 import cases_forgery  # noqa: E402
 import cases_operator  # noqa: E402
 import cases_oracle  # noqa: E402
+import cases_reconcile  # noqa: E402
 import cases_source  # noqa: E402
 
 # (rules file, rule that must fail, what the broken copy does, where it is broken)
 CASES = (cases_source.CASES + cases_expanded.CASES
          + cases_forgery.CASES + cases_audit_trail.CASES + cases_oracle.CASES
-         + cases_operator.CASES + cases_capture.CASES)
+         + cases_operator.CASES + cases_capture.CASES + cases_reconcile.CASES)
 
 
 def guard(binary, rules, data):

@@ -5,6 +5,7 @@
 //! - [`secrets::load_fingerprint_key`]: the HMAC key from Secrets Manager, once per cold start.
 //! - [`config`]: settings from the environment; [`sdk`]: SDK clients with call counting.
 //! - `faults` (feature `fault-injection`, tests only): an interceptor that injects AWS failures.
+//! - [`trail`]: the reconciler's sources, the trail bucket (S3) and the log groups (CloudWatch Logs).
 //! - [`provision`]: creates the table, key and secret as the SAM template does (dev and tests).
 
 pub mod config;
@@ -16,6 +17,7 @@ mod kms;
 pub mod provision;
 pub mod sdk;
 pub mod secrets;
+pub mod trail;
 
 pub use dynamo::{DynamoVault, TOKEN_INDEX, projections};
 pub use kms::KmsKeyRing;

@@ -13,6 +13,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 use tessera_core::mask_card_numbers;
 
+use crate::audit::AuditCommand;
 use crate::call::CallArgs;
 use crate::import::DEFAULT_CHUNK_ROWS;
 use crate::rotate;
@@ -99,6 +100,9 @@ pub enum Command {
     },
     /// Calls the deployed API, SigV4-signed with the standard AWS credentials.
     Call(CallArgs),
+    /// Checks the audit trail against CloudTrail (read only: the trail bucket and log groups).
+    #[command(subcommand)]
+    Audit(AuditCommand),
 }
 
 /// A command line that did not parse (or asked for help or the version):

@@ -10,7 +10,10 @@
 //! from a file, never from argv, and is never printed: reports name rows by
 //! number and tokens by value. `tessera call` reads a PAN from stdin or a
 //! file, and only `call detokenize` prints one, alone on stdout.
+//! `tessera audit reconcile` ([`audit`]) checks the functions' audit events
+//! against CloudTrail.
 
+pub mod audit;
 pub mod call;
 pub mod checkpoint;
 pub mod cli;

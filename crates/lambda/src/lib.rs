@@ -9,7 +9,8 @@
 //! routing ([`routing`]), body limits, the function's handler (bodies parsed
 //! by [`extract`], fields by [`fields`], answers shaped by [`views`]), then one
 //! audit event ([`audit`]) and one EMF metrics line ([`metrics`]). Errors are
-//! problem+json ([`problem`]). Cold start is [`init`].
+//! problem+json ([`problem`]). Cold start is [`init`]. The scheduled
+//! [`reconcile`] function checks the audit events against CloudTrail.
 
 pub mod audit;
 pub mod auth;
@@ -22,6 +23,7 @@ pub mod functions;
 pub mod init;
 pub mod metrics;
 pub mod problem;
+pub mod reconcile;
 pub mod routing;
 pub mod scopes;
 pub mod telemetry;

@@ -299,3 +299,5 @@ mod tests;
 
 #[cfg(feature = "stub")]
 pub mod stub;
+#[cfg(feature = "trail")]
+pub mod trail;
